@@ -1,0 +1,100 @@
+import type { ColumnType, Generated } from "kysely";
+
+/** Kysely view of the tagpulse database, identical on SQLite and PostgreSQL. */
+export interface DatabaseSchema {
+  tags: TagsTable;
+  hashtags: HashtagsTable;
+  videos: VideosTable;
+  observations: ObservationsTable;
+  video_tags: VideoTagsTable;
+  creators: CreatorsTable;
+  tag_days: TagDaysTable;
+  charts: ChartsTable;
+  chart_firsts: ChartFirstsTable;
+  engine_state: EngineStateTable;
+}
+
+/** Hashtag names seen in observations, interned to small integers. */
+export interface TagsTable {
+  id: Generated<number>;
+  name: string;
+}
+
+/** The hashtag catalog: ids, industries and promoted flags. */
+export interface HashtagsTable {
+  name: string;
+  hashtag_id: string;
+  industry_id: number | null;
+  is_promoted: number;
+}
+
+/** One row per video: the attributes of its latest observation. */
+export interface VideosTable {
+  video_id: string;
+  create_time: number;
+  region: string;
+  username: string;
+  /** Comma-separated `tags.id`s, ascending, unique. */
+  tags: string;
+  latest_at: number;
+  latest_views: number;
+  /** Tie-break between observations of the same second: a canonical string of the attributes. */
+  latest_sig: string;
+  first_at: number;
+  last_at: number;
+}
+
+export interface ObservationsTable {
+  video_id: string;
+  observed_at: number;
+  view_count: number;
+}
+
+/** Which videos carry which tag (a mirror of `videos.tags`, for per-hashtag lookups). */
+export interface VideoTagsTable {
+  tag: number;
+  video_id: string;
+}
+
+/** Display fields of a creator, from its latest observation. */
+export interface CreatorsTable {
+  username: string;
+  nick_name: string | null;
+  avatar_url: string | null;
+  seen_at: number;
+  seen_views: number;
+  seen_sig: string;
+}
+
+/** Views gained and videos published per (country or `*`, tag, day): derived by the engine. */
+export interface TagDaysTable {
+  region: string;
+  tag: number;
+  day: number;
+  views: number;
+  publish_cnt: number;
+}
+
+/** The ranked membership of one chart: derived by the engine. */
+export interface ChartsTable {
+  day: number;
+  region: string;
+  period: number;
+  industry: string;
+  /** JSON array of [tag, previous rank or 0, new-to-top-100 flag] in rank order. */
+  entries: string;
+}
+
+/** The first day each tag entered the top 100 of a chart series: derived by the engine. */
+export interface ChartFirstsTable {
+  region: string;
+  period: number;
+  industry: string;
+  tag: number;
+  first_day: number;
+}
+
+export interface EngineStateTable {
+  key: string;
+  value: ColumnType<string, string, string>;
+}

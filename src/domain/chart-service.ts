@@ -1,0 +1,261 @@
+import type { Database } from "../db/database.js";
+import { dayOf, dayStart, formatDay } from "../lib/days.js";
+import { TagpulseError } from "../lib/errors.js";
+import { compareUtf8 } from "../lib/order.js";
+import { derivedHashtagId } from "./catalog.js";
+import { CHART_INDUSTRIES, windowStart, type ChartEntry, type Period } from "./chart-model.js";
+import { ALL_REGIONS, countryName, findIndustry, findRegion } from "./reference-data.js";
+
+/** A chart row exactly as the public API returns it (field order matters on the wire). */
+export interface ChartItem {
+  hashtag_id: string;
+  hashtag_name: string;
+  country_info: { id: string; value: string; label: string };
+  industry_info: { id: number; value: string; label: string } | { id: ""; value: ""; label: "" };
+  is_promoted: boolean;
+  trend: { time: number; value: number }[];
+  creators: { nick_name: string; avatar_url: string }[];
+  publish_cnt: number;
+  video_views: number;
+  rank: number;
+  rank_diff: number | null;
+  rank_diff_type: 1 | 2 | 3 | 4;
+}
+
+export interface ChartQuery {
+  /** A supported country code or `all_regions`. */
+  readonly region: string;
+  readonly period: Period;
+  /** `nothing` or a first-level industry id. */
+  readonly industry: string;
+  readonly newToTop100?: boolean;
+  /** The as-of day; the latest day of the data by default. */
+  readonly asOf?: number;
+  /** 1-based page; all rows when page and limit are absent. */
+  readonly page?: number;
+  readonly limit?: number;
+}
+
+export interface ChartPage {
+  readonly as_of: string;
+  readonly window_start: string;
+  readonly window_end: string;
+  /** Rows in the chart (after the new-to-top-100 filter), at most 100. */
+  readonly total: number;
+  readonly list: ChartItem[];
+}
+
+export interface ChartService {
+  getChart(query: ChartQuery): Promise<ChartPage>;
+  /** First and last as-of day with charts, or null before the first build. */
+  chartDays(): Promise<{ first: number; last: number } | null>;
+}
+
+const NO_INDUSTRY_INFO = { id: "", value: "", label: "" } as const;
+
+/**
+ * Reads charts: the engine stores each chart's ranked membership; the details of the requested rows
+ * (numbers, trend, creators, country) are read from the per-day aggregates and the raw store.
+ */
+export function createChartService(deps: { database: Database }): ChartService {
+  const { db } = deps.database;
+
+  async function chartDays() {
+    const row = await db
+      .selectFrom("charts")
+      .select((eb) => [eb.fn.min("day").as("first"), eb.fn.max("day").as("last")])
+      .executeTakeFirst();
+    return row?.first == null || row.last == null ? null : { first: Number(row.first), last: Number(row.last) };
+  }
+
+  return {
+    chartDays,
+
+    async getChart(query) {
+      const days = await chartDays();
+      if (!days) throw new TagpulseError("no_data", "no chart data yet: ingest observations and build the charts first");
+      const asOf = query.asOf ?? days.last;
+      if (asOf < days.first || asOf > days.last) {
+        throw new TagpulseError("no_data", `no chart for ${formatDay(asOf)}: charts exist from ${formatDay(days.first)} to ${formatDay(days.last)}`, {
+          param: "as_of",
+        });
+      }
+      if (!CHART_INDUSTRIES.includes(query.industry)) {
+        throw new TagpulseError("invalid_parameter", `industry ${query.industry} is not nothing or a first-level industry id`, { param: "industry_id" });
+      }
+      const region = query.region === ALL_REGIONS ? ALL_REGIONS : findRegion(query.region)?.id;
+      if (!region) throw new TagpulseError("invalid_parameter", `region ${query.region} is not supported`, { param: "region" });
+      const chart = await db
+        .selectFrom("charts")
+        .select("entries")
+        .where("day", "=", asOf)
+        .where("region", "=", region)
+        .where("period", "=", query.period)
+        .where("industry", "=", query.industry)
+        .executeTakeFirst();
+      if (!chart) throw new TagpulseError("no_data", `no chart for ${region}, ${query.period} days, industry ${query.industry} on ${formatDay(asOf)}`);
+
+      const entries = (JSON.parse(chart.entries) as ChartEntry[]).map((entry, i) => ({ entry, rank: i + 1 }));
+      const rows = query.newToTop100 ? entries.filter(({ entry }) => entry[2] === 1) : entries;
+      const start = windowStart(asOf, query.period, days.first);
+      const paged =
+        query.page === undefined && query.limit === undefined
+          ? rows
+          : rows.slice(((query.page ?? 1) - 1) * (query.limit ?? 20), (query.page ?? 1) * (query.limit ?? 20));
+      const list = await renderRows(paged, region, query.period, start, asOf);
+      return { as_of: formatDay(asOf), window_start: formatDay(start), window_end: formatDay(asOf), total: rows.length, list };
+    },
+  };
+
+  async function renderRows(
+    rows: readonly { entry: ChartEntry; rank: number }[],
+    region: string,
+    period: Period,
+    start: number,
+    end: number,
+  ): Promise<ChartItem[]> {
+    if (rows.length === 0) return [];
+    const tags = rows.map(({ entry }) => entry[0]);
+    const names = new Map(
+      (await db.selectFrom("tags").select(["id", "name"]).where("id", "in", tags).execute()).map((r) => [r.id, r.name]),
+    );
+    const catalog = new Map(
+      (await db.selectFrom("hashtags").selectAll().where("name", "in", [...names.values()]).execute()).map((r) => [r.name, r]),
+    );
+    const daily = await db
+      .selectFrom("tag_days")
+      .select(["tag", "day", "views", "publish_cnt"])
+      .where("region", "=", region)
+      .where("tag", "in", tags)
+      .where("day", ">=", start)
+      .where("day", "<=", end)
+      .execute();
+    const dailyByTag = groupBy(daily, (r) => r.tag);
+    const countries = region === ALL_REGIONS ? await topCountries(tags, start, end) : undefined;
+    const creators = new Map<number, { nick_name: string; avatar_url: string }[]>();
+    for (const tag of tags) creators.set(tag, await topCreators(tag, region, start, end));
+
+    return rows.map(({ entry: [tag, previousRank], rank }) => {
+      const name = names.get(tag)!;
+      const item = catalog.get(name);
+      const industry = item?.industry_id == null ? undefined : findIndustry(Number(item.industry_id));
+      const days = dailyByTag.get(tag) ?? [];
+      const country = region === ALL_REGIONS ? countries!.get(tag)! : region;
+      return {
+        hashtag_id: item?.hashtag_id ?? derivedHashtagId(name),
+        hashtag_name: name,
+        country_info: { id: country, value: countryName(country), label: country },
+        industry_info: industry ? { id: industry.id, value: industry.value, label: industry.label } : { ...NO_INDUSTRY_INFO },
+        is_promoted: item?.is_promoted === 1,
+        trend: trend(days, period, start, end),
+        creators: creators.get(tag)!,
+        publish_cnt: days.reduce((sum, d) => sum + d.publish_cnt, 0),
+        video_views: days.reduce((sum, d) => sum + Number(d.views), 0),
+        rank,
+        rank_diff: previousRank === 0 ? null : Math.abs(previousRank - rank),
+        rank_diff_type: previousRank === 0 ? 4 : rank < previousRank ? 1 : rank === previousRank ? 2 : 3,
+      };
+    });
+  }
+
+  /** For `all_regions`: the country where each tag gained the most views in the window (ties: code). */
+  async function topCountries(tags: number[], start: number, end: number): Promise<Map<number, string>> {
+    const rows = await db
+      .selectFrom("tag_days")
+      .select((eb) => ["tag", "region", eb.fn.sum<number>("views").as("views")])
+      .where("tag", "in", tags)
+      .where("region", "!=", ALL_REGIONS)
+      .where("day", ">=", start)
+      .where("day", "<=", end)
+      .groupBy(["tag", "region"])
+      .execute();
+    const best = new Map<number, { region: string; views: number }>();
+    for (const row of rows) {
+      const views = Number(row.views);
+      const current = best.get(row.tag);
+      if (!current || views > current.views || (views === current.views && compareUtf8(row.region, current.region) < 0)) {
+        best.set(row.tag, { region: row.region, views });
+      }
+    }
+    return new Map([...best].map(([tag, { region }]) => [tag, region]));
+  }
+
+  /** Up to 3 creators whose videos carrying the tag gained the most views in the window. */
+  async function topCreators(tag: number, region: string, start: number, end: number) {
+    let query = db
+      .selectFrom("video_tags")
+      .innerJoin("videos", "videos.video_id", "video_tags.video_id")
+      .innerJoin("observations", "observations.video_id", "video_tags.video_id")
+      .select(["videos.username", "observations.video_id", "observations.observed_at", "observations.view_count"])
+      .where("video_tags.tag", "=", tag)
+      .where("videos.last_at", ">=", dayStart(start))
+      .where("videos.first_at", "<", dayStart(end + 1))
+      .orderBy("observations.video_id")
+      .orderBy("observations.observed_at");
+    if (region !== ALL_REGIONS) query = query.where("videos.region", "=", region);
+    const rows = await query.execute();
+    const gained = new Map<string, number>();
+    let video = "";
+    let highest = 0;
+    for (const row of rows) {
+      if (row.video_id !== video) {
+        video = row.video_id;
+        highest = 0;
+      }
+      const views = Number(row.view_count);
+      if (views <= highest) continue;
+      const day = dayOf(Number(row.observed_at));
+      if (day >= start && day <= end) gained.set(row.username, (gained.get(row.username) ?? 0) + views - highest);
+      highest = views;
+    }
+    const top = [...gained]
+      .filter(([, views]) => views > 0)
+      .sort((a, b) => b[1] - a[1] || compareUtf8(a[0], b[0]))
+      .slice(0, 3)
+      .map(([username]) => username);
+    if (top.length === 0) return [];
+    const profiles = new Map(
+      (await db.selectFrom("creators").select(["username", "nick_name", "avatar_url"]).where("username", "in", top).execute()).map((r) => [
+        r.username,
+        r,
+      ]),
+    );
+    return top.map((username) => ({
+      nick_name: profiles.get(username)?.nick_name ?? username,
+      avatar_url: profiles.get(username)?.avatar_url ?? "",
+    }));
+  }
+}
+
+/** The popularity curve: daily points for 7 and 30 days, 7-day buckets ending on the as-of day for 120. */
+export function trend(
+  days: readonly { day: number; views: number }[],
+  period: Period,
+  start: number,
+  end: number,
+): { time: number; value: number }[] {
+  const byDay = new Map(days.map((d) => [d.day, Number(d.views)]));
+  const points: { time: number; amount: number }[] = [];
+  const width = period === 120 ? 7 : 1;
+  for (let last = end; last >= start; last -= width) {
+    const first = Math.max(start, last - width + 1);
+    let amount = 0;
+    for (let day = first; day <= last; day++) amount += byDay.get(day) ?? 0;
+    points.push({ time: dayStart(first), amount });
+  }
+  points.reverse();
+  const peak = Math.max(0, ...points.map((p) => p.amount));
+  return points.map((p) => ({ time: p.time, value: peak === 0 ? 0 : Math.round((p.amount / peak) * 100) / 100 }));
+}
+
+function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+

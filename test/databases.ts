@@ -1,0 +1,47 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { loadConfig } from "../src/config/config.js";
+import { createContext, type AppContext } from "../src/context.js";
+
+/**
+ * The databases every storage test runs on: SQLite always, PostgreSQL when TEST_POSTGRES_URL names a
+ * server (CI sets it). Each test gets a database of its own: a fresh SQLite file in memory, or a fresh
+ * PostgreSQL schema dropped afterwards.
+ */
+export const POSTGRES_URL = process.env.TEST_POSTGRES_URL;
+
+export const TEST_DATABASES = [
+  { name: "SQLite", enabled: true },
+  { name: "PostgreSQL", enabled: POSTGRES_URL !== undefined && POSTGRES_URL !== "" },
+] as const;
+
+if (!POSTGRES_URL) {
+  console.warn("PostgreSQL tests skipped: set TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them");
+}
+
+export interface TestContext extends AppContext {
+  dispose(): Promise<void>;
+}
+
+export async function createTestContext(kind: "SQLite" | "PostgreSQL"): Promise<TestContext> {
+  if (kind === "SQLite") {
+    const context = await createContext(loadConfig({}, { databaseUrl: ":memory:" }));
+    return { ...context, dispose: () => context.close() };
+  }
+  const schema = `test_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  const context = await createContext(loadConfig({}, { databaseUrl: POSTGRES_URL! }), { databaseSchema: schema });
+  return {
+    ...context,
+    async dispose() {
+      await context.close();
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      await client.query(`drop schema ${schema} cascade`);
+      await client.end();
+    },
+  };
+}
