@@ -13,6 +13,8 @@ export type Dialect = "sqlite" | "postgres";
 export interface Database {
   readonly db: Kysely<DatabaseSchema>;
   readonly dialect: Dialect;
+  /** The SQLite connection itself, for hot paths that run synchronous prepared statements. */
+  readonly sqlite?: SqliteDatabase.Database;
   /** Largest number of bound parameters one statement may carry on this database. */
   readonly maxParams: number;
   close(): Promise<void>;
@@ -46,7 +48,7 @@ function openSqlite(file: string): Database {
   sqlite.pragma("mmap_size = 1073741824");
   sqlite.pragma("busy_timeout = 5000");
   const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: "sqlite", maxParams: 30_000, close: () => db.destroy() };
+  return { db, dialect: "sqlite", sqlite, maxParams: 30_000, close: () => db.destroy() };
 }
 
 function openPostgres(url: string, schema: string | undefined): Database {

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import readline from "node:readline";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import streamArray from "stream-json/streamers/stream-array.js";
 
 /** One item read from an input file: its position, and the parsed value or why it could not be read. */
@@ -12,8 +12,21 @@ export type InputRecord =
  * Streams the records of an NDJSON file or of a file holding one JSON array, telling them apart by the
  * first non-blank character. `-` reads standard input. For an array, `line` is the item's 1-based index.
  */
-export async function* readRecords(file: string): AsyncGenerator<InputRecord> {
-  const input = file === "-" ? process.stdin : fs.createReadStream(file);
+export async function* readRecords(file: string, options: { onBytes?: (total: number) => void } = {}): AsyncGenerator<InputRecord> {
+  const source = file === "-" ? process.stdin : fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  const report = options.onBytes;
+  let total = 0;
+  const input = report
+    ? source.pipe(
+        new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            report((total += chunk.length));
+            done(null, chunk);
+          },
+        }),
+      )
+    : source;
+  if (input !== source) source.on("error", (error: Error) => input.destroy(error));
   const { first, stream } = await peekFirstChar(input);
   if (first === "[") yield* readJsonArray(stream);
   else yield* readNdjson(stream);

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ConfigError, loadConfig } from "../config/config.js";
+import { createContext, type AppContext } from "../context.js";
+import { TagpulseError } from "../lib/errors.js";
+import { runBuild } from "./build-command.js";
+import { runChart } from "./chart-command.js";
+import { runDemo } from "./demo-command.js";
+import { runIngest } from "./ingest-command.js";
+import { createOutput } from "./output.js";
+import { runSimulate } from "./simulate-command.js";
+
+const program = new Command()
+  .name("tagpulse")
+  .description("TikTok trending-hashtag charts computed from raw video observations")
+  .option("--db <url>", "database: a postgres:// URL or a SQLite file (default: $DATABASE_URL or ./data/tagpulse.db)")
+  .showHelpAfterError();
+
+function positiveInt(name: string) {
+  return (value: string) => {
+    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1`);
+    return Number(value);
+  };
+}
+
+async function withContext<T>(run: (context: AppContext) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env, { databaseUrl: program.opts<{ db?: string }>().db });
+  const context = await createContext(config);
+  try {
+    return await run(context);
+  } finally {
+    await context.close();
+  }
+}
+
+program
+  .command("simulate")
+  .description("write a synthetic, deterministic world of video observations and its hashtag catalog")
+  .requiredOption("--seed <n>", "random seed", positiveInt("--seed"))
+  .requiredOption("--days <n>", "days to simulate", positiveInt("--days"))
+  .requiredOption("--videos-per-day <n>", "new videos per day", positiveInt("--videos-per-day"))
+  .option("--start <date>", "first day, YYYY-MM-DD (default: so that the last day is yesterday)")
+  .requiredOption("--out <file>", "observations file to write (NDJSON), - for stdout")
+  .requiredOption("--catalog <file>", "hashtag catalog file to write (JSON)")
+  .option("--json", "print the summary as JSON")
+  .action(async (options: { seed: number; days: number; videosPerDay: number; start?: string; out: string; catalog: string; json?: boolean }) => {
+    await runSimulate(createOutput(options), options);
+  });
+
+program
+  .command("ingest")
+  .description("store observations from NDJSON or JSON-array files (- for stdin), then update the charts")
+  .argument("<files...>", "observation files")
+  .option("--catalog <file>", "hashtag catalog (JSON array or NDJSON) to store first")
+  .option("--no-build", "do not update the charts afterwards")
+  .addOption(new Option("--batch-size <n>", "observations per transaction").argParser(positiveInt("--batch-size")))
+  .option("--json", "print the report as JSON")
+  .action(async (files: string[], options: { catalog?: string; build: boolean; batchSize?: number; json?: boolean }) => {
+    const code = await withContext((context) => runIngest(context, createOutput(options), files, options));
+    process.exitCode = code;
+  });
+
+program
+  .command("build")
+  .description("bring every chart up to date (--full: recompute everything from the stored observations)")
+  .option("--full", "rebuild every chart from scratch")
+  .option("--json", "print the report as JSON")
+  .action(async (options: { full?: boolean; json?: boolean }) => {
+    const output = createOutput(options);
+    const report = await withContext((context) => runBuild(context, output, { full: options.full === true }));
+    output.result(report);
+  });
+
+program
+  .command("chart")
+  .description("print one chart as JSON: {as_of, window_start, window_end, total, list}")
+  .option("--region <code>", "all_regions or a supported country code", "all_regions")
+  .option("--period <days>", "7, 30 or 120", "7")
+  .option("--industry <id>", "nothing or a first-level industry id", "nothing")
+  .option("--new-to-top-100", "only hashtags new to this chart's top 100")
+  .option("--as-of <date>", "the chart's day, YYYY-MM-DD (default: the latest)")
+  .option("--page <n>", "page number (default: all rows)")
+  .option("--limit <n>", "rows per page, at most 100")
+  .action(async (options: { region: string; period: string; industry: string; newToTop100?: boolean; asOf?: string; page?: string; limit?: string }) => {
+    await withContext((context) =>
+      runChart(context, {
+        region: options.region,
+        period: options.period,
+        industry_id: options.industry,
+        new_to_top_100: options.newToTop100 ? "true" : "false",
+        as_of: options.asOf,
+        page: options.page,
+        limit: options.limit,
+      }),
+    );
+  });
+
+program
+  .command("demo")
+  .description("simulate a demo world when the database is empty, build its charts and show the top of one")
+  .action(async () => {
+    await withContext((context) => runDemo(context, createOutput({})));
+  });
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (error instanceof TagpulseError) {
+    process.stderr.write(`tagpulse: ${error.message}\n`);
+    process.exitCode = error.status < 500 ? 2 : 1;
+  } else if (error instanceof ConfigError) {
+    process.stderr.write(`tagpulse: ${error.message}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`tagpulse: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

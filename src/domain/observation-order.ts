@@ -1,0 +1,18 @@
+import { compareUtf8 } from "../lib/order.js";
+import type { Observation } from "./observation.js";
+
+export type Key = readonly [at: number, views: number, sig: string];
+
+/** Total order on observations: later first, then more views, then the attributes' bytes. */
+export function compareKeys(a: Key, b: Key): number {
+  return a[0] - b[0] || a[1] - b[1] || compareUtf8(a[2], b[2]);
+}
+
+export function videoSig(o: Observation): string {
+  return JSON.stringify([o.createTime, o.region, o.hashtags, o.username]);
+}
+
+export function creatorSig(o: Observation): string {
+  return JSON.stringify([o.nickName, o.avatarUrl]);
+}
+
