@@ -15,6 +15,8 @@ export interface Database {
   readonly dialect: Dialect;
   /** The SQLite connection itself, for hot paths that run synchronous prepared statements. */
   readonly sqlite?: SqliteDatabase.Database;
+  /** The PostgreSQL pool itself, for bulk reads and writes that bypass the query builder. */
+  readonly pool?: pg.Pool;
   /** Largest number of bound parameters one statement may carry on this database. */
   readonly maxParams: number;
   close(): Promise<void>;
@@ -30,7 +32,7 @@ const PG_NUMERIC = 1700;
 export async function openDatabase(url: string, options: { schema?: string } = {}): Promise<Database> {
   const database = isPostgresUrl(url) ? openPostgres(url, options.schema) : openSqlite(url);
   try {
-    await migrate(database);
+    await migrate(database, options.schema);
   } catch (error) {
     await database.close();
     throw error;
@@ -65,13 +67,15 @@ function openPostgres(url: string, schema: string | undefined): Database {
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
-  return { db, dialect: "postgres", maxParams: 60_000, close: () => db.destroy() };
+  return { db, dialect: "postgres", pool, maxParams: 60_000, close: () => db.destroy() };
 }
 
-async function migrate(database: Database): Promise<void> {
+async function migrate(database: Database, schema: string | undefined): Promise<void> {
   const migrator = new Migrator({
     db: database.db,
     provider: createMigrationProvider(database.dialect),
+    // Named explicitly: Kysely otherwise looks for its tables in every schema of the database.
+    ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

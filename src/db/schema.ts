@@ -8,9 +8,9 @@ export interface DatabaseSchema {
   observations: ObservationsTable;
   video_tags: VideoTagsTable;
   creators: CreatorsTable;
-  tag_days: TagDaysTable;
+  tag_series: TagSeriesTable;
   charts: ChartsTable;
-  chart_firsts: ChartFirstsTable;
+  chart_series: ChartSeriesTable;
   engine_state: EngineStateTable;
 }
 
@@ -66,13 +66,14 @@ export interface CreatorsTable {
   seen_sig: string;
 }
 
-/** Views gained and videos published per (country or `*`, tag, day): derived by the engine. */
-export interface TagDaysTable {
-  region: string;
+/**
+ * Views gained and videos published per day, for one tag in one country or in `all_regions`: derived
+ * by the engine. `days` packs (day int32, views float64, publish count int32) records by ascending day.
+ */
+export interface TagSeriesTable {
   tag: number;
-  day: number;
-  views: number;
-  publish_cnt: number;
+  region: string;
+  days: Buffer;
 }
 
 /** The ranked membership of one chart: derived by the engine. */
@@ -81,17 +82,16 @@ export interface ChartsTable {
   region: string;
   period: number;
   industry: string;
-  /** JSON array of [tag, previous rank or 0, new-to-top-100 flag] in rank order. */
-  entries: string;
+  /** (tag, previous day's rank or 0, new-to-top-100 0/1) int32 triples in rank order. */
+  entries: Buffer;
 }
 
-/** The first day each tag entered the top 100 of a chart series: derived by the engine. */
-export interface ChartFirstsTable {
+/** Per chart series: the day each tag first entered its top 100, as (tag, day) int32 pairs. */
+export interface ChartSeriesTable {
   region: string;
   period: number;
   industry: string;
-  tag: number;
-  first_day: number;
+  firsts: Buffer;
 }
 
 export interface EngineStateTable {

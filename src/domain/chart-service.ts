@@ -3,6 +3,7 @@ import { dayOf, dayStart, formatDay } from "../lib/days.js";
 import { TagpulseError } from "../lib/errors.js";
 import { compareUtf8 } from "../lib/order.js";
 import { derivedHashtagId } from "./catalog.js";
+import { decodeDaySeries, decodeInts, type DaySeries } from "./series-codec.js";
 import { CHART_INDUSTRIES, windowStart, type ChartEntry, type Period } from "./chart-model.js";
 import { ALL_REGIONS, countryName, findIndustry, findRegion } from "./reference-data.js";
 
@@ -95,7 +96,11 @@ export function createChartService(deps: { database: Database }): ChartService {
         .executeTakeFirst();
       if (!chart) throw new TagpulseError("no_data", `no chart for ${region}, ${query.period} days, industry ${query.industry} on ${formatDay(asOf)}`);
 
-      const entries = (JSON.parse(chart.entries) as ChartEntry[]).map((entry, i) => ({ entry, rank: i + 1 }));
+      const packed = decodeInts(chart.entries);
+      const entries: { entry: ChartEntry; rank: number }[] = [];
+      for (let i = 0; i < packed.length; i += 3) {
+        entries.push({ entry: [packed[i]!, packed[i + 1]!, packed[i + 2] === 1 ? 1 : 0], rank: i / 3 + 1 });
+      }
       const rows = query.newToTop100 ? entries.filter(({ entry }) => entry[2] === 1) : entries;
       const start = windowStart(asOf, query.period, days.first);
       const paged =
@@ -122,15 +127,10 @@ export function createChartService(deps: { database: Database }): ChartService {
     const catalog = new Map(
       (await db.selectFrom("hashtags").selectAll().where("name", "in", [...names.values()]).execute()).map((r) => [r.name, r]),
     );
-    const daily = await db
-      .selectFrom("tag_days")
-      .select(["tag", "day", "views", "publish_cnt"])
-      .where("region", "=", region)
-      .where("tag", "in", tags)
-      .where("day", ">=", start)
-      .where("day", "<=", end)
-      .execute();
-    const dailyByTag = groupBy(daily, (r) => r.tag);
+    const series = new Map<number, DaySeries>();
+    for (const row of await db.selectFrom("tag_series").select(["tag", "days"]).where("tag", "in", tags).where("region", "=", region).execute()) {
+      series.set(row.tag, decodeDaySeries(row.days));
+    }
     const countries = region === ALL_REGIONS ? await topCountries(tags, start, end) : undefined;
     const creators = new Map<number, { nick_name: string; avatar_url: string }[]>();
     for (const tag of tags) creators.set(tag, await topCreators(tag, region, start, end));
@@ -139,7 +139,7 @@ export function createChartService(deps: { database: Database }): ChartService {
       const name = names.get(tag)!;
       const item = catalog.get(name);
       const industry = item?.industry_id == null ? undefined : findIndustry(Number(item.industry_id));
-      const days = dailyByTag.get(tag) ?? [];
+      const days = inWindow(series.get(tag), start, end);
       const country = region === ALL_REGIONS ? countries!.get(tag)! : region;
       return {
         hashtag_id: item?.hashtag_id ?? derivedHashtagId(name),
@@ -149,8 +149,8 @@ export function createChartService(deps: { database: Database }): ChartService {
         is_promoted: item?.is_promoted === 1,
         trend: trend(days, period, start, end),
         creators: creators.get(tag)!,
-        publish_cnt: days.reduce((sum, d) => sum + d.publish_cnt, 0),
-        video_views: days.reduce((sum, d) => sum + Number(d.views), 0),
+        publish_cnt: days.reduce((sum, d) => sum + d.pubs, 0),
+        video_views: days.reduce((sum, d) => sum + d.views, 0),
         rank,
         rank_diff: previousRank === 0 ? null : Math.abs(previousRank - rank),
         rank_diff_type: previousRank === 0 ? 4 : rank < previousRank ? 1 : rank === previousRank ? 2 : 3,
@@ -160,18 +160,20 @@ export function createChartService(deps: { database: Database }): ChartService {
 
   /** For `all_regions`: the country where each tag gained the most views in the window (ties: code). */
   async function topCountries(tags: number[], start: number, end: number): Promise<Map<number, string>> {
-    const rows = await db
-      .selectFrom("tag_days")
-      .select((eb) => ["tag", "region", eb.fn.sum<number>("views").as("views")])
+    const rows: { tag: number; region: string; views: number }[] = [];
+    const stored = await db
+      .selectFrom("tag_series")
+      .select(["tag", "region", "days"])
       .where("tag", "in", tags)
       .where("region", "!=", ALL_REGIONS)
-      .where("day", ">=", start)
-      .where("day", "<=", end)
-      .groupBy(["tag", "region"])
       .execute();
+    for (const row of stored) {
+      rows.push({ tag: row.tag, region: row.region, views: inWindow(decodeDaySeries(row.days), start, end).reduce((sum, d) => sum + d.views, 0) });
+    }
     const best = new Map<number, { region: string; views: number }>();
     for (const row of rows) {
-      const views = Number(row.views);
+      const views = row.views;
+      if (views <= 0) continue;
       const current = best.get(row.tag);
       if (!current || views > current.views || (views === current.views && compareUtf8(row.region, current.region) < 0)) {
         best.set(row.tag, { region: row.region, views });
@@ -248,14 +250,13 @@ export function trend(
   return points.map((p) => ({ time: p.time, value: peak === 0 ? 0 : Math.round((p.amount / peak) * 100) / 100 }));
 }
 
-function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
-  const groups = new Map<K, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = groups.get(k);
-    if (list) list.push(item);
-    else groups.set(k, [item]);
+/** The days of a series inside [start, end]. */
+function inWindow(series: DaySeries | undefined, start: number, end: number): { day: number; views: number; pubs: number }[] {
+  const out: { day: number; views: number; pubs: number }[] = [];
+  if (!series) return out;
+  for (let i = 0; i < series.days.length; i++) {
+    const day = series.days[i]!;
+    if (day >= start && day <= end) out.push({ day, views: series.views[i]!, pubs: series.pubs[i]! });
   }
-  return groups;
+  return out;
 }
-

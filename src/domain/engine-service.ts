@@ -1,18 +1,12 @@
-import { sql } from "kysely";
+import { streamRows, withBulkWriter } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf, dayStart } from "../lib/days.js";
 import { GrowableFloat64, GrowableInt32 } from "../lib/growable.js";
 import { chunks, compareUtf8 } from "../lib/order.js";
-import {
-  ALL_REGIONS_SLOT,
-  CHART_INDUSTRIES,
-  CHART_REGIONS,
-  CHART_SIZE,
-  PERIODS,
-  type ChartEntry,
-} from "./chart-model.js";
-import { clearDirty, readDirtyFrom } from "./engine-state.js";
+import { ALL_REGIONS_SLOT, CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
+import { readDirtyFrom } from "./engine-state.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
+import { decodeDaySeries, decodeInts, encodeDaySeries, encodeInts } from "./series-codec.js";
 import { TopK } from "./top-k.js";
 
 export interface BuildReport {
@@ -43,27 +37,41 @@ export interface EngineService {
   build(options?: { full?: boolean; onProgress?: (progress: BuildProgress) => void }): Promise<BuildReport>;
 }
 
-/** One day's views and publish counts of the tags of one chart region. */
-interface SlotDay {
-  tags: Int32Array;
-  views: Float64Array;
-  pubs: Int32Array;
+/** One day's views and publish counts of the tags of one region. */
+interface RegionDay {
+  tags: number[];
+  views: number[];
+  pubs: number[];
 }
 
 const REGION_SLOT = new Map(CHART_REGIONS.map((code, slot) => [code, slot]));
 const INDUSTRY_INDEX = new Map(INDUSTRIES.map((industry, i) => [industry.id, i + 1]));
 const SERIES_PER_SLOT = PERIODS.length * CHART_INDUSTRIES.length;
+const SERIES_COUNT = CHART_REGIONS.length * SERIES_PER_SLOT;
+const MAX_PERIOD = PERIODS[PERIODS.length - 1]!;
 
 function seriesIndex(slot: number, periodIndex: number, industryIndex: number): number {
   return slot * SERIES_PER_SLOT + periodIndex * CHART_INDUSTRIES.length + industryIndex;
 }
 
+function seriesKey(series: number): { region: string; period: number; industry: string } {
+  const slot = Math.floor(series / SERIES_PER_SLOT);
+  const rest = series % SERIES_PER_SLOT;
+  return {
+    region: CHART_REGIONS[slot]!,
+    period: PERIODS[Math.floor(rest / CHART_INDUSTRIES.length)]!,
+    industry: CHART_INDUSTRIES[rest % CHART_INDUSTRIES.length]!,
+  };
+}
+
 /**
- * The trend engine: turns stored observations into per-day tag aggregates (`tag_days`) and the ranked
- * membership of every chart (`charts`, `chart_firsts`), as docs/charts.md defines them.
+ * The trend engine: turns stored observations into per-tag daily series (`tag_series`) and the ranked
+ * membership of every chart (`charts`, `chart_series`), as docs/charts.md defines them. A build
+ * recomputes everything from the first stale day on and keeps what came before.
  */
 export function createEngineService(deps: { database: Database }): EngineService {
-  const { db, maxParams } = deps.database;
+  const database = deps.database;
+  const { db } = database;
 
   return {
     async build(options = {}) {
@@ -74,31 +82,32 @@ export function createEngineService(deps: { database: Database }): EngineService
         .select((eb) => [eb.fn.min("observed_at").as("first"), eb.fn.max("observed_at").as("last")])
         .executeTakeFirst();
       const dirty = await readDirtyFrom(db);
+      const full = options.full === true;
       if (span?.first == null || span.last == null) {
-        await db.transaction().execute(async (trx) => {
-          await trx.deleteFrom("charts").execute();
-          await trx.deleteFrom("chart_firsts").execute();
-          await trx.deleteFrom("tag_days").execute();
-          if (dirty !== null) await clearDirty(trx, dirty);
+        await withBulkWriter(database, async (writer) => {
+          for (const table of ["charts", "chart_series", "tag_series"]) await writer.exec(`delete from ${table}`);
+          if (dirty !== null) await writer.exec("delete from engine_state where key = 'dirty_from'");
         });
-        return emptyReport(started, dirty !== null);
+        return report(started, { built: dirty !== null, full });
       }
       const firstDay = dayOf(Number(span.first));
       const lastDay = dayOf(Number(span.last));
-      const full = options.full === true;
-      if (!full && dirty === null) {
-        return { ...emptyReport(started, false), firstDay, lastDay };
-      }
-      const fromDay = full ? firstDay : Math.max(firstDay, dirty ?? firstDay);
+      const built = await db.selectFrom("charts").select((eb) => eb.fn.max("day").as("last")).executeTakeFirst();
+      // Days the data reached without new observations on them (a quiet day) still need charts.
+      const stale = Math.min(dirty ?? Number.POSITIVE_INFINITY, built?.last == null ? firstDay : Number(built.last) + 1);
+      if (!full && stale > lastDay) return report(started, { firstDay, lastDay });
+      const fromDay = full ? firstDay : Math.max(firstDay, stale);
+      const dayCount = lastDay - fromDay + 1;
 
       // Tags: names give the tie-break order, the catalog gives industries.
       const tagRows = await db.selectFrom("tags").select(["id", "name"]).execute();
       const tagCount = tagRows.reduce((max, r) => Math.max(max, r.id), 0) + 1;
       const nameRank = new Int32Array(tagCount);
       tagRows
-        .slice()
         .sort((a, b) => compareUtf8(a.name, b.name))
-        .forEach((row, i) => (nameRank[row.id] = i));
+        .forEach((row, i) => {
+          nameRank[row.id] = i;
+        });
       const industryOf = new Uint8Array(tagCount);
       const catalog = await db
         .selectFrom("hashtags")
@@ -108,87 +117,77 @@ export function createEngineService(deps: { database: Database }): EngineService
         .execute();
       for (const row of catalog) industryOf[row.tag] = INDUSTRY_INDEX.get(Number(row.industry)) ?? 0;
 
-      // Observations from the first stale day, in time order.
+      // Observations from the first stale day on, in time order.
       progress({ stage: "reading", done: 0, total: 1 });
       const fromSecond = dayStart(fromDay);
       const videoIndex = new Map<string, number>();
       const obsVideo = new GrowableInt32();
       const obsTime = new GrowableFloat64();
       const obsViews = new GrowableFloat64();
-      const stream = db
-        .selectFrom("observations")
-        .select(["video_id", "observed_at", "view_count"])
-        .where("observed_at", ">=", fromSecond)
-        .orderBy("observed_at")
-        .orderBy("video_id")
-        .stream(10_000);
-      for await (const row of stream) {
-        let v = videoIndex.get(row.video_id);
-        if (v === undefined) {
-          v = videoIndex.size;
-          videoIndex.set(row.video_id, v);
+      for await (const rows of streamRows(
+        database,
+        "select video_id, observed_at, view_count from observations where observed_at >= ? order by observed_at, video_id",
+        [fromSecond],
+      )) {
+        for (const [id, at, views] of rows as [string, number | string, number | string][]) {
+          let v = videoIndex.get(id);
+          if (v === undefined) {
+            v = videoIndex.size;
+            videoIndex.set(id, v);
+          }
+          obsVideo.push(v);
+          obsTime.push(Number(at));
+          obsViews.push(Number(views));
         }
-        obsVideo.push(v);
-        obsTime.push(Number(row.observed_at));
-        obsViews.push(Number(row.view_count));
       }
       const videoCount = videoIndex.size;
 
       // Those videos' attributes, and the highest view count each reached before the stale day.
-      const videoCountry = new Int32Array(videoCount);
-      const videoCreateDay = new Float64Array(videoCount);
-      const videoTagStart = new Int32Array(videoCount + 1);
-      const videoTagsFlat = new GrowableInt32();
-      const highest = new Float64Array(videoCount);
       const countries: string[] = [];
       const countryIndex = new Map<string, number>();
-      const tagLists: number[][] = new Array(videoCount);
-      const ids = [...videoIndex.keys()];
-      const attributeRows = (part: string[]) =>
-        db.selectFrom("videos").select(["video_id", "create_time", "region", "tags"]).where("video_id", "in", part).execute();
-      const readAttributes = (row: { video_id: string; create_time: number; region: string; tags: string }) => {
-        const v = videoIndex.get(row.video_id);
+      const videoCountry = new Int32Array(videoCount);
+      const videoCreateDay = new Float64Array(videoCount);
+      const tagLists: Int32Array[] = new Array(videoCount);
+      const highest = new Float64Array(videoCount);
+      const readAttributes = ([id, createTime, region, tags]: [string, number | string, string, string]) => {
+        const v = videoIndex.get(id);
         if (v === undefined) return;
-        let c = countryIndex.get(row.region);
+        let c = countryIndex.get(region);
         if (c === undefined) {
           c = countries.length;
-          countries.push(row.region);
-          countryIndex.set(row.region, c);
+          countries.push(region);
+          countryIndex.set(region, c);
         }
         videoCountry[v] = c;
-        videoCreateDay[v] = dayOf(Number(row.create_time));
-        tagLists[v] = row.tags === "" ? [] : row.tags.split(",").map(Number);
+        videoCreateDay[v] = dayOf(Number(createTime));
+        tagLists[v] = tags === "" ? new Int32Array(0) : Int32Array.from(tags.split(","), Number);
       };
       if (fromDay === firstDay) {
-        for await (const row of db.selectFrom("videos").select(["video_id", "create_time", "region", "tags"]).stream(10_000)) {
-          readAttributes(row);
+        for await (const rows of streamRows(database, "select video_id, create_time, region, tags from videos")) {
+          for (const row of rows) readAttributes(row as [string, number, string, string]);
         }
       } else {
-        for (const part of chunks(ids, maxParams)) {
-          for (const row of await attributeRows(part)) readAttributes(row);
-          const before = await db
-            .selectFrom("observations")
-            .select((eb) => ["video_id", eb.fn.max("view_count").as("highest")])
-            .where("video_id", "in", part)
-            .where("observed_at", "<", fromSecond)
-            .groupBy("video_id")
-            .execute();
-          for (const row of before) highest[videoIndex.get(row.video_id)!] = Number(row.highest);
+        for (const part of chunks([...videoIndex.keys()], 10_000)) {
+          const marks = part.map(() => "?").join(", ");
+          for await (const rows of streamRows(database, `select video_id, create_time, region, tags from videos where video_id in (${marks})`, part)) {
+            for (const row of rows) readAttributes(row as [string, number, string, string]);
+          }
+          for await (const rows of streamRows(
+            database,
+            `select video_id, max(view_count) from observations where video_id in (${marks}) and observed_at < ? group by video_id`,
+            [...part, fromSecond],
+          )) {
+            for (const [id, max] of rows as [string, number | string][]) highest[videoIndex.get(id)!] = Number(max);
+          }
         }
       }
-      for (let v = 0; v < videoCount; v++) {
-        const list = tagLists[v] ?? [];
-        videoTagStart[v] = videoTagsFlat.length;
-        for (const tag of list) videoTagsFlat.push(tag);
-      }
-      videoTagStart[videoCount] = videoTagsFlat.length;
-      const videoTags = videoTagsFlat.view();
 
-      // Per-day aggregates from the stale day on: views gained and videos published, per country and tag.
-      progress({ stage: "aggregating", done: 0, total: lastDay - fromDay + 1 });
-      const countryCount = countries.length;
-      const views = new Float64Array(countryCount * tagCount);
-      const pubs = new Int32Array(countryCount * tagCount);
+      // Per-day aggregates from the stale day on, per country and for all regions together.
+      progress({ stage: "aggregating", done: 0, total: dayCount });
+      const regionKeys = [...countries, ALL_REGIONS];
+      const allIndex = countries.length;
+      const views = new Float64Array(regionKeys.length * tagCount);
+      const pubs = new Int32Array(regionKeys.length * tagCount);
       const touched = new GrowableInt32();
       const createdOn = new Map<number, number[]>();
       for (let v = 0; v < videoCount; v++) {
@@ -198,67 +197,83 @@ export function createEngineService(deps: { database: Database }): EngineService
         if (list) list.push(v);
         else createdOn.set(day, [v]);
       }
+      const add = (v: number, amount: number, target: Float64Array | Int32Array) => {
+        const tags = tagLists[v]!;
+        for (const base of [videoCountry[v]! * tagCount, allIndex * tagCount]) {
+          for (let i = 0; i < tags.length; i++) {
+            const cell = base + tags[i]!;
+            if (views[cell] === 0 && pubs[cell] === 0) touched.push(cell);
+            target[cell] = target[cell]! + amount;
+          }
+        }
+      };
       const time = obsTime.view();
       const seen = obsViews.view();
-      const obsVideos = obsVideo.view();
-      const tagDayRows: { region: string; tag: number; day: number; views: number; publish_cnt: number }[] = [];
-      const computedDays = new Map<number, SlotDay[]>();
+      const observed = obsVideo.view();
+      // newDays[day - fromDay][regionIndex] holds that day's tags in that region.
+      const newDays: RegionDay[][] = [];
       let cursor = 0;
       for (let day = fromDay; day <= lastDay; day++) {
-        const touch = (cell: number) => {
-          if (views[cell] === 0 && pubs[cell] === 0) touched.push(cell);
-        };
         const dayEnd = dayStart(day + 1);
         for (; cursor < time.length && time[cursor]! < dayEnd; cursor++) {
-          const v = obsVideos[cursor]!;
+          const v = observed[cursor]!;
           const gain = seen[cursor]! - highest[v]!;
           if (gain <= 0) continue;
           highest[v] = seen[cursor]!;
-          const base = videoCountry[v]! * tagCount;
-          for (let i = videoTagStart[v]!; i < videoTagStart[v + 1]!; i++) {
-            const cell = base + videoTags[i]!;
-            touch(cell);
-            views[cell] = views[cell]! + gain;
-          }
+          add(v, gain, views);
         }
-        for (const v of createdOn.get(day) ?? []) {
-          const base = videoCountry[v]! * tagCount;
-          for (let i = videoTagStart[v]!; i < videoTagStart[v + 1]!; i++) {
-            const cell = base + videoTags[i]!;
-            touch(cell);
-            pubs[cell] = pubs[cell]! + 1;
-          }
+        for (const v of createdOn.get(day) ?? []) add(v, 1, pubs);
+        const perRegion: RegionDay[] = regionKeys.map(() => ({ tags: [], views: [], pubs: [] }));
+        const cells = touched.view().slice().sort();
+        touched.length = 0;
+        for (const cell of cells) {
+          const target = perRegion[Math.floor(cell / tagCount)]!;
+          target.tags.push(cell % tagCount);
+          target.views.push(views[cell]!);
+          target.pubs.push(pubs[cell]!);
+          views[cell] = 0;
+          pubs[cell] = 0;
         }
-        computedDays.set(day, collectDay(day, touched, views, pubs, tagCount, countries, tagDayRows));
-        progress({ stage: "aggregating", done: day - fromDay + 1, total: lastDay - fromDay + 1 });
+        newDays.push(perRegion);
+        progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount });
       }
 
-      // Earlier days inside the longest window come from the stored aggregates.
-      const maxPeriod = PERIODS[PERIODS.length - 1]!;
-      const loadFrom = Math.max(firstDay, fromDay - maxPeriod + 1);
-      const storedDays = new Map<number, SlotDay[]>();
-      if (loadFrom < fromDay) {
-        const byDay = new Map<number, { slot: number; tag: number; views: number; pubs: number }[]>();
-        const rows = db
-          .selectFrom("tag_days")
-          .select(["region", "tag", "day", "views", "publish_cnt"])
-          .where("day", ">=", loadFrom)
-          .where("day", "<", fromDay)
-          .where("region", "in", CHART_REGIONS as string[])
-          .stream(10_000);
-        for await (const row of rows) {
-          const list = byDay.get(row.day) ?? [];
-          list.push({ slot: REGION_SLOT.get(row.region)!, tag: row.tag, views: Number(row.views), pubs: row.publish_cnt });
-          byDay.set(row.day, list);
+      // Stored series: days before the stale day are kept, later ones replaced.
+      const windowStartDay = Math.max(firstDay, fromDay - MAX_PERIOD + 1);
+      const oldDays = new Map<number, RegionDay[]>();
+      const storedSeries: { tag: number; region: string; kept: number; days: Int32Array; views: Float64Array; pubs: Int32Array }[] = [];
+      if (fromDay > firstDay) {
+        for await (const rows of streamRows(database, "select tag, region, days from tag_series")) {
+          for (const [tag, region, blob] of rows as [number, string, Uint8Array][]) {
+            const series = decodeDaySeries(blob);
+            let kept = 0;
+            while (kept < series.days.length && series.days[kept]! < fromDay) kept++;
+            storedSeries.push({ tag, region, kept, ...series });
+            const slot = REGION_SLOT.get(region);
+            if (slot === undefined) continue;
+            for (let i = kept - 1; i >= 0 && series.days[i]! >= windowStartDay; i--) {
+              const day = series.days[i]!;
+              let perSlot = oldDays.get(day);
+              if (!perSlot) oldDays.set(day, (perSlot = CHART_REGIONS.map(() => ({ tags: [], views: [], pubs: [] }))));
+              perSlot[slot]!.tags.push(tag);
+              perSlot[slot]!.views.push(series.views[i]!);
+              perSlot[slot]!.pubs.push(series.pubs[i]!);
+            }
+          }
         }
-        for (let day = loadFrom; day < fromDay; day++) storedDays.set(day, toSlotDays(byDay.get(day) ?? []));
       }
-      const slotDay = (day: number): SlotDay[] | undefined => computedDays.get(day) ?? storedDays.get(day);
+      const slotRegionIndex = CHART_REGIONS.map((code) => (code === ALL_REGIONS ? allIndex : (countryIndex.get(code) ?? -1)));
+      const slotDay = (day: number, slot: number): RegionDay | undefined => {
+        if (day >= fromDay) {
+          const r = slotRegionIndex[slot]!;
+          return r < 0 ? undefined : newDays[day - fromDay]![r];
+        }
+        return oldDays.get(day)?.[slot];
+      };
 
-      // Previous day's ranks and every tag already seen in each chart series.
-      const seriesCount = CHART_REGIONS.length * SERIES_PER_SLOT;
-      const previousRanks: Map<number, number>[] = Array.from({ length: seriesCount }, () => new Map());
-      const everSeen: Set<number>[] = Array.from({ length: seriesCount }, () => new Set());
+      // Previous day's ranks and the first day of every tag in each chart series.
+      const previousRanks: Map<number, number>[] = Array.from({ length: SERIES_COUNT }, () => new Map());
+      const firsts: Map<number, number>[] = Array.from({ length: SERIES_COUNT }, () => new Map());
       const periodIndex = new Map<number, number>(PERIODS.map((p, i) => [p, i]));
       const industryIndex = new Map(CHART_INDUSTRIES.map((key, i) => [key, i]));
       const seriesOf = (region: string, period: number, industry: string) => {
@@ -268,36 +283,36 @@ export function createEngineService(deps: { database: Database }): EngineService
         return slot === undefined || p === undefined || i === undefined ? undefined : seriesIndex(slot, p, i);
       };
       if (fromDay > firstDay) {
-        const previous = await db.selectFrom("charts").selectAll().where("day", "=", fromDay - 1).execute();
-        for (const chart of previous) {
-          const s = seriesOf(chart.region, chart.period, chart.industry);
-          if (s === undefined) continue;
-          (JSON.parse(chart.entries) as ChartEntry[]).forEach(([tag], i) => previousRanks[s]!.set(tag, i + 1));
+        for await (const rows of streamRows(database, "select region, period, industry, entries from charts where day = ?", [fromDay - 1])) {
+          for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
+            const s = seriesOf(region, Number(period), industry);
+            if (s === undefined) continue;
+            const entries = decodeInts(blob);
+            for (let i = 0; i < entries.length; i += 3) previousRanks[s]!.set(entries[i]!, i / 3 + 1);
+          }
         }
-        const firsts = db
-          .selectFrom("chart_firsts")
-          .select(["region", "period", "industry", "tag"])
-          .where("first_day", "<", fromDay)
-          .stream(10_000);
-        for await (const row of firsts) {
-          const s = seriesOf(row.region, row.period, row.industry);
-          if (s !== undefined) everSeen[s]!.add(row.tag);
+        for await (const rows of streamRows(database, "select region, period, industry, firsts from chart_series")) {
+          for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
+            const s = seriesOf(region, Number(period), industry);
+            if (s === undefined) continue;
+            const pairs = decodeInts(blob);
+            for (let i = 0; i < pairs.length; i += 2) if (pairs[i + 1]! < fromDay) firsts[s]!.set(pairs[i]!, pairs[i + 1]!);
+          }
         }
       }
 
       // Slide every window across the stale days and rank each day's candidates.
-      progress({ stage: "ranking", done: 0, total: lastDay - fromDay + 1 });
-      const chartRows: { day: number; region: string; period: number; industry: string; entries: string }[] = [];
-      const firstRows: { region: string; period: number; industry: string; tag: number; first_day: number }[] = [];
+      progress({ stage: "ranking", done: 0, total: dayCount });
+      const chartRows: unknown[][] = [];
       const windows = CHART_REGIONS.map(() => PERIODS.map(() => new SlidingWindow(tagCount)));
-      for (let slot = 0; slot < CHART_REGIONS.length; slot++) {
+      CHART_REGIONS.forEach((_, slot) => {
         PERIODS.forEach((period, p) => {
           for (let day = Math.max(firstDay, fromDay - period + 1); day < fromDay; day++) {
-            const data = slotDay(day)?.[slot];
+            const data = slotDay(day, slot);
             if (data) windows[slot]![p]!.add(data);
           }
         });
-      }
+      });
       let activeViews: Float64Array = new Float64Array(0);
       let activePubs: Int32Array = new Int32Array(0);
       const better = (a: number, b: number) =>
@@ -307,13 +322,12 @@ export function createEngineService(deps: { database: Database }): EngineService
       const selectors = CHART_INDUSTRIES.map(() => new TopK(CHART_SIZE, better));
       for (let day = fromDay; day <= lastDay; day++) {
         for (let slot = 0; slot < CHART_REGIONS.length; slot++) {
-          const region = CHART_REGIONS[slot]!;
           for (let p = 0; p < PERIODS.length; p++) {
             const period = PERIODS[p]!;
             const window = windows[slot]![p]!;
-            const entering = slotDay(day)?.[slot];
+            const entering = slotDay(day, slot);
             if (entering) window.add(entering);
-            const leaving = day - period >= firstDay ? slotDay(day - period)?.[slot] : undefined;
+            const leaving = day - period >= firstDay ? slotDay(day - period, slot) : undefined;
             if (leaving) window.remove(leaving);
             activeViews = window.views;
             activePubs = window.pubs;
@@ -323,71 +337,131 @@ export function createEngineService(deps: { database: Database }): EngineService
               const industry = industryOf[tag]!;
               if (industry !== 0) selectors[industry]!.offer(tag);
             }
-            selectors.forEach((selector, i) => {
-              const ranked = selector.sorted();
+            for (let i = 0; i < selectors.length; i++) {
+              const ranked = selectors[i]!.sorted();
               const s = seriesIndex(slot, p, i);
               const previous = previousRanks[s]!;
-              const seen = everSeen[s]!;
-              const industry = CHART_INDUSTRIES[i]!;
-              const entries: ChartEntry[] = ranked.map((tag) => {
-                const isNew = seen.has(tag) ? 0 : 1;
-                if (isNew) {
-                  seen.add(tag);
-                  firstRows.push({ region, period, industry, tag, first_day: day });
-                }
-                return [tag, previous.get(tag) ?? 0, isNew];
+              const first = firsts[s]!;
+              const entries = new Int32Array(ranked.length * 3);
+              ranked.forEach((tag, r) => {
+                if (!first.has(tag)) first.set(tag, day);
+                entries[r * 3] = tag;
+                entries[r * 3 + 1] = previous.get(tag) ?? 0;
+                entries[r * 3 + 2] = first.get(tag) === day ? 1 : 0;
               });
               previous.clear();
               ranked.forEach((tag, r) => previous.set(tag, r + 1));
-              chartRows.push({ day, region, period, industry, entries: JSON.stringify(entries) });
-            });
+              chartRows.push([day, CHART_REGIONS[slot], period, CHART_INDUSTRIES[i], encodeInts(entries)]);
+            }
           }
         }
-        progress({ stage: "ranking", done: day - fromDay + 1, total: lastDay - fromDay + 1 });
+        progress({ stage: "ranking", done: day - fromDay + 1, total: dayCount });
       }
 
-      // Replace everything from the stale day on, in one transaction.
-      const totalRows = tagDayRows.length + chartRows.length + firstRows.length;
-      let written = 0;
-      progress({ stage: "writing", done: 0, total: totalRows });
-      await db.transaction().execute(async (trx) => {
-        await trx.deleteFrom("tag_days").where("day", ">=", fromDay).execute();
-        await trx.deleteFrom("charts").where("day", ">=", fromDay).execute();
-        await trx.deleteFrom("chart_firsts").where("first_day", ">=", fromDay).execute();
-        for (const part of chunks(tagDayRows, Math.floor(maxParams / 5))) {
-          await trx.insertInto("tag_days").values(part).execute();
-          progress({ stage: "writing", done: (written += part.length), total: totalRows });
-        }
-        for (const part of chunks(chartRows, Math.floor(maxParams / 5))) {
-          await trx.insertInto("charts").values(part).execute();
-          progress({ stage: "writing", done: (written += part.length), total: totalRows });
-        }
-        for (const part of chunks(firstRows, Math.floor(maxParams / 5))) {
-          await trx.insertInto("chart_firsts").values(part).execute();
-          progress({ stage: "writing", done: (written += part.length), total: totalRows });
-        }
-        if (dirty !== null) await clearDirty(trx, dirty);
+      // Series rows: what was kept before the stale day, then the recomputed days.
+      const additions = new Map<string, { days: number[]; views: number[]; pubs: number[] }>();
+      newDays.forEach((perRegion, offset) => {
+        perRegion.forEach((data, r) => {
+          for (let i = 0; i < data.tags.length; i++) {
+            const key = `${data.tags[i]}|${regionKeys[r]}`;
+            let target = additions.get(key);
+            if (!target) additions.set(key, (target = { days: [], views: [], pubs: [] }));
+            target.days.push(fromDay + offset);
+            target.views.push(data.views[i]!);
+            target.pubs.push(data.pubs[i]!);
+          }
+        });
       });
-      if (deps.database.dialect === "sqlite") await sql`pragma optimize`.execute(db);
+      const seriesRows: unknown[][] = [];
+      const emptied: [number, string][] = [];
+      for (const stored of storedSeries) {
+        const key = `${stored.tag}|${stored.region}`;
+        const added = additions.get(key);
+        additions.delete(key);
+        if (!added && stored.kept === stored.days.length) continue;
+        if (!added && stored.kept === 0) {
+          emptied.push([stored.tag, stored.region]);
+          continue;
+        }
+        const days = [...stored.days.subarray(0, stored.kept), ...(added?.days ?? [])];
+        const views = [...stored.views.subarray(0, stored.kept), ...(added?.views ?? [])];
+        const pubs = [...stored.pubs.subarray(0, stored.kept), ...(added?.pubs ?? [])];
+        seriesRows.push([stored.tag, stored.region, encodeDaySeries(days, views, pubs)]);
+      }
+      for (const [key, added] of additions) {
+        const split = key.indexOf("|");
+        seriesRows.push([Number(key.slice(0, split)), key.slice(split + 1), encodeDaySeries(added.days, added.views, added.pubs)]);
+      }
+      const chartSeriesRows = firsts.map((first, s) => {
+        const { region, period, industry } = seriesKey(s);
+        const pairs: number[] = [];
+        for (const [tag, day] of first) pairs.push(tag, day);
+        return [region, period, industry, encodeInts(pairs)];
+      });
 
-      return {
+      // Replace everything from the stale day on, in one transaction.
+      const totalRows = seriesRows.length + chartRows.length;
+      progress({ stage: "writing", done: 0, total: totalRows });
+      await withBulkWriter(database, async (writer) => {
+        await writer.exec("delete from charts where day >= ?", [fromDay]);
+        if (fromDay === firstDay) await writer.exec("delete from tag_series");
+        for (const part of chunks(emptied, 500)) {
+          await writer.exec(`delete from tag_series where ${part.map(() => "(tag = ? and region = ?)").join(" or ")}`, part.flat());
+        }
+        await writer.insert(
+          "tag_series",
+          [
+            ["tag", "int4"],
+            ["region", "text"],
+            ["days", "bytea"],
+          ],
+          seriesRows,
+          "on conflict (tag, region) do update set days = excluded.days",
+        );
+        progress({ stage: "writing", done: seriesRows.length, total: totalRows });
+        await writer.insert(
+          "charts",
+          [
+            ["day", "int4"],
+            ["region", "text"],
+            ["period", "int4"],
+            ["industry", "text"],
+            ["entries", "bytea"],
+          ],
+          chartRows,
+        );
+        await writer.exec("delete from chart_series");
+        await writer.insert(
+          "chart_series",
+          [
+            ["region", "text"],
+            ["period", "int4"],
+            ["industry", "text"],
+            ["firsts", "bytea"],
+          ],
+          chartSeriesRows,
+        );
+        if (dirty !== null) await writer.exec("delete from engine_state where key = 'dirty_from' and value = ?", [String(dirty)]);
+        progress({ stage: "writing", done: totalRows, total: totalRows });
+      });
+
+      return report(started, {
         built: true,
         full,
         firstDay,
         lastDay,
         fromDay,
-        days: lastDay - fromDay + 1,
+        days: dayCount,
         charts: chartRows.length,
         observations: time.length,
-        seconds: (performance.now() - started) / 1000,
-      };
+      });
     },
   };
 }
 
-function emptyReport(started: number, built: boolean): BuildReport {
+function report(started: number, fields: Partial<BuildReport>): BuildReport {
   return {
-    built,
+    built: false,
     full: false,
     firstDay: null,
     lastDay: null,
@@ -395,62 +469,9 @@ function emptyReport(started: number, built: boolean): BuildReport {
     days: 0,
     charts: 0,
     observations: 0,
+    ...fields,
     seconds: (performance.now() - started) / 1000,
   };
-}
-
-/**
- * Turns one day's dense per-country accumulators into stored rows and per-chart-region lists, and
- * resets the cells it read.
- */
-function collectDay(
-  day: number,
-  touched: GrowableInt32,
-  views: Float64Array,
-  pubs: Int32Array,
-  tagCount: number,
-  countries: readonly string[],
-  rows: { region: string; tag: number; day: number; views: number; publish_cnt: number }[],
-): SlotDay[] {
-  const cells = touched.view().slice().sort();
-  touched.length = 0;
-  const allViews = new Map<number, number>();
-  const allPubs = new Map<number, number>();
-  const perSlot: { slot: number; tag: number; views: number; pubs: number }[] = [];
-  for (const cell of cells) {
-    const country = countries[Math.floor(cell / tagCount)]!;
-    const tag = cell % tagCount;
-    const v = views[cell]!;
-    const n = pubs[cell]!;
-    views[cell] = 0;
-    pubs[cell] = 0;
-    rows.push({ region: country, tag, day, views: v, publish_cnt: n });
-    allViews.set(tag, (allViews.get(tag) ?? 0) + v);
-    allPubs.set(tag, (allPubs.get(tag) ?? 0) + n);
-    const slot = REGION_SLOT.get(country);
-    if (slot !== undefined) perSlot.push({ slot, tag, views: v, pubs: n });
-  }
-  for (const [tag, v] of allViews) {
-    const n = allPubs.get(tag)!;
-    rows.push({ region: ALL_REGIONS, tag, day, views: v, publish_cnt: n });
-    perSlot.push({ slot: ALL_REGIONS_SLOT, tag, views: v, pubs: n });
-  }
-  return toSlotDays(perSlot);
-}
-
-function toSlotDays(items: readonly { slot: number; tag: number; views: number; pubs: number }[]): SlotDay[] {
-  const counts = new Int32Array(CHART_REGIONS.length);
-  for (const item of items) counts[item.slot]!++;
-  const days = Array.from(counts, (n) => ({ tags: new Int32Array(n), views: new Float64Array(n), pubs: new Int32Array(n) }));
-  const filled = new Int32Array(CHART_REGIONS.length);
-  for (const item of items) {
-    const i = filled[item.slot]!++;
-    const target = days[item.slot]!;
-    target.tags[i] = item.tag;
-    target.views[i] = item.views;
-    target.pubs[i] = item.pubs;
-  }
-  return days;
 }
 
 /** Window sums of views and publish counts per tag, and the tags whose window views are positive. */
@@ -466,7 +487,7 @@ class SlidingWindow {
     this.listed = new Uint8Array(tagCount);
   }
 
-  add(day: SlotDay): void {
+  add(day: RegionDay): void {
     for (let i = 0; i < day.tags.length; i++) {
       const tag = day.tags[i]!;
       this.views[tag] = this.views[tag]! + day.views[i]!;
@@ -478,7 +499,7 @@ class SlidingWindow {
     }
   }
 
-  remove(day: SlotDay): void {
+  remove(day: RegionDay): void {
     for (let i = 0; i < day.tags.length; i++) {
       const tag = day.tags[i]!;
       this.views[tag] = this.views[tag]! - day.views[i]!;
@@ -497,4 +518,3 @@ class SlidingWindow {
     return kept;
   }
 }
-

@@ -4,6 +4,7 @@ import type { Dialect } from "../database.js";
 /** Raw store (tags, catalog, videos, observations, creators) and the engine's derived tables. */
 export function initialMigration(dialect: Dialect) {
   const bigint = dialect === "postgres" ? "bigint" : "integer";
+  const blob = dialect === "postgres" ? "bytea" : "blob";
   // Clustered on the primary key in SQLite, like PostgreSQL's heap plus index but without the rowid hop.
   const withoutRowid = <T extends CreateTableBuilder<string, string>>(builder: T): T =>
     (dialect === "sqlite" ? builder.modifyEnd(sql`without rowid`) : builder) as T;
@@ -68,38 +69,33 @@ export function initialMigration(dialect: Dialect) {
         .execute();
 
       await db.schema
-          .createTable("tag_days")
-          .addColumn("region", "text", (c) => c.notNull())
-          .addColumn("tag", "integer", (c) => c.notNull())
-          .addColumn("day", "integer", (c) => c.notNull())
-          .addColumn("views", bigint, (c) => c.notNull())
-          .addColumn("publish_cnt", "integer", (c) => c.notNull())
-          .addPrimaryKeyConstraint("tag_days_pk", ["region", "tag", "day"])
-          .$call(withoutRowid)
-          .execute();
-      await db.schema.createIndex("tag_days_day").on("tag_days").column("day").execute();
+        .createTable("tag_series")
+        .addColumn("tag", "integer", (c) => c.notNull())
+        .addColumn("region", "text", (c) => c.notNull())
+        .addColumn("days", blob, (c) => c.notNull())
+        .addPrimaryKeyConstraint("tag_series_pk", ["tag", "region"])
+        .$call(withoutRowid)
+        .execute();
 
       await db.schema
-          .createTable("charts")
-          .addColumn("day", "integer", (c) => c.notNull())
-          .addColumn("region", "text", (c) => c.notNull())
-          .addColumn("period", "integer", (c) => c.notNull())
-          .addColumn("industry", "text", (c) => c.notNull())
-          .addColumn("entries", "text", (c) => c.notNull())
-          .addPrimaryKeyConstraint("charts_pk", ["day", "region", "period", "industry"])
-          .$call(withoutRowid)
-          .execute();
+        .createTable("charts")
+        .addColumn("day", "integer", (c) => c.notNull())
+        .addColumn("region", "text", (c) => c.notNull())
+        .addColumn("period", "integer", (c) => c.notNull())
+        .addColumn("industry", "text", (c) => c.notNull())
+        .addColumn("entries", blob, (c) => c.notNull())
+        .addPrimaryKeyConstraint("charts_pk", ["day", "region", "period", "industry"])
+        .$call(withoutRowid)
+        .execute();
 
       await db.schema
-          .createTable("chart_firsts")
-          .addColumn("region", "text", (c) => c.notNull())
-          .addColumn("period", "integer", (c) => c.notNull())
-          .addColumn("industry", "text", (c) => c.notNull())
-          .addColumn("tag", "integer", (c) => c.notNull())
-          .addColumn("first_day", "integer", (c) => c.notNull())
-          .addPrimaryKeyConstraint("chart_firsts_pk", ["region", "period", "industry", "tag"])
-          .$call(withoutRowid)
-          .execute();
+        .createTable("chart_series")
+        .addColumn("region", "text", (c) => c.notNull())
+        .addColumn("period", "integer", (c) => c.notNull())
+        .addColumn("industry", "text", (c) => c.notNull())
+        .addColumn("firsts", blob, (c) => c.notNull())
+        .addPrimaryKeyConstraint("chart_series_pk", ["region", "period", "industry"])
+        .execute();
 
       await db.schema
         .createTable("engine_state")

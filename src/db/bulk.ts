@@ -1,0 +1,100 @@
+import Cursor from "pg-cursor";
+import type { Database } from "./database.js";
+
+/**
+ * Bulk reads and writes for the engine, which moves millions of rows: raw prepared statements on
+ * SQLite, cursors and array parameters on PostgreSQL. SQL is written with `?` placeholders.
+ */
+
+const toPostgres = (sqlText: string) => {
+  let n = 0;
+  return sqlText.replace(/\?/g, () => `$${++n}`);
+};
+
+/** Streams the rows of a query as arrays of column values, in chunks. */
+export async function* streamRows(database: Database, sqlText: string, params: unknown[] = [], chunk = 10_000): AsyncGenerator<unknown[][]> {
+  if (database.sqlite) {
+    let rows: unknown[][] = [];
+    for (const row of database.sqlite.prepare(sqlText).raw(true).iterate(...params) as Iterable<unknown[]>) {
+      rows.push(row);
+      if (rows.length === chunk) {
+        yield rows;
+        rows = [];
+      }
+    }
+    if (rows.length > 0) yield rows;
+    return;
+  }
+  const client = await database.pool!.connect();
+  try {
+    const cursor = client.query(new Cursor<unknown[]>(toPostgres(sqlText), params, { rowMode: "array" }));
+    for (;;) {
+      const rows = await cursor.read(chunk);
+      if (rows.length === 0) break;
+      yield rows;
+    }
+    await cursor.close();
+  } finally {
+    client.release();
+  }
+}
+
+/** A column of a bulk write: its name and its PostgreSQL array element type. */
+export type BulkColumn = readonly [name: string, pgType: "int4" | "int8" | "float8" | "text" | "bytea"];
+
+/** Statements of one write transaction. */
+export interface BulkWriter {
+  exec(sqlText: string, params?: unknown[]): Promise<void>;
+  /** Inserts rows; `conflict` is an optional `on conflict ...` clause. */
+  insert(table: string, columns: readonly BulkColumn[], rows: readonly unknown[][], conflict?: string): Promise<void>;
+}
+
+/** Runs `work` in one transaction with bulk statements. */
+export async function withBulkWriter(database: Database, work: (writer: BulkWriter) => Promise<void>): Promise<void> {
+  if (database.sqlite) {
+    const sqlite = database.sqlite;
+    sqlite.exec("begin");
+    try {
+      await work({
+        async exec(sqlText, params = []) {
+          sqlite.prepare(sqlText).run(...params);
+        },
+        async insert(table, columns, rows, conflict = "") {
+          const statement = sqlite.prepare(
+            `insert into ${table} (${columns.map((c) => c[0]).join(", ")}) values (${columns.map(() => "?").join(", ")}) ${conflict}`,
+          );
+          for (const row of rows) statement.run(...row);
+        },
+      });
+      sqlite.exec("commit");
+    } catch (error) {
+      sqlite.exec("rollback");
+      throw error;
+    }
+    return;
+  }
+  const client = await database.pool!.connect();
+  try {
+    await client.query("begin");
+    await work({
+      async exec(sqlText, params = []) {
+        await client.query(toPostgres(sqlText), params);
+      },
+      async insert(table, columns, rows, conflict = "") {
+        const names = columns.map((c) => c[0]).join(", ");
+        const unnest = columns.map((c, i) => `$${i + 1}::${c[1]}[]`).join(", ");
+        for (let start = 0; start < rows.length; start += 50_000) {
+          const part = rows.slice(start, start + 50_000);
+          const arrays = columns.map((_, i) => part.map((row) => row[i]));
+          await client.query(`insert into ${table} (${names}) select * from unnest(${unnest}) ${conflict}`, arrays);
+        }
+      },
+    });
+    await client.query("commit");
+  } catch (error) {
+    await client.query("rollback").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}

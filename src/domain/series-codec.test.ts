@@ -1,0 +1,36 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { decodeDaySeries, decodeInts, encodeDaySeries, encodeInts } from "./series-codec.js";
+
+describe("series codec", () => {
+  it("round-trips day series exactly", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 30_000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.nat()), {
+          maxLength: 50,
+        }),
+        (records) => {
+          const decoded = decodeDaySeries(
+            encodeDaySeries(
+              records.map((r) => r[0]),
+              records.map((r) => r[1]),
+              records.map((r) => r[2]),
+            ),
+          );
+          expect([...decoded.days]).toEqual(records.map((r) => r[0]));
+          expect([...decoded.views]).toEqual(records.map((r) => r[1]));
+          expect([...decoded.pubs]).toEqual(records.map((r) => r[2]));
+        },
+      ),
+    );
+  });
+
+  it("round-trips int32 lists, also from a view into a larger buffer", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })), (values) => {
+        const padded = Buffer.concat([Buffer.from([1, 2, 3]), encodeInts(values)]);
+        expect([...decodeInts(padded.subarray(3))]).toEqual(values);
+      }),
+    );
+  });
+});

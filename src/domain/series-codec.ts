@@ -1,0 +1,53 @@
+/**
+ * Compact binary forms of the engine's derived data, identical on SQLite (blob) and PostgreSQL
+ * (bytea): little-endian fixed-size records.
+ */
+
+/** One tag's per-day numbers in one region, ascending by day. */
+export interface DaySeries {
+  readonly days: Int32Array;
+  readonly views: Float64Array;
+  readonly pubs: Int32Array;
+}
+
+const DAY_RECORD = 16;
+
+export function encodeDaySeries(days: ArrayLike<number>, views: ArrayLike<number>, pubs: ArrayLike<number>, count = days.length): Buffer {
+  const buffer = Buffer.allocUnsafe(count * DAY_RECORD);
+  for (let i = 0; i < count; i++) {
+    const at = i * DAY_RECORD;
+    buffer.writeInt32LE(days[i]!, at);
+    buffer.writeDoubleLE(views[i]!, at + 4);
+    buffer.writeInt32LE(pubs[i]!, at + 12);
+  }
+  return buffer;
+}
+
+export function decodeDaySeries(buffer: Uint8Array): DaySeries {
+  const view = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const count = Math.floor(view.length / DAY_RECORD);
+  const days = new Int32Array(count);
+  const views = new Float64Array(count);
+  const pubs = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const at = i * DAY_RECORD;
+    days[i] = view.readInt32LE(at);
+    views[i] = view.readDoubleLE(at + 4);
+    pubs[i] = view.readInt32LE(at + 12);
+  }
+  return { days, views, pubs };
+}
+
+/** Int32 values to bytes and back (chart entries, first-entry pairs). */
+export function encodeInts(values: ArrayLike<number>): Buffer {
+  const buffer = Buffer.allocUnsafe(values.length * 4);
+  for (let i = 0; i < values.length; i++) buffer.writeInt32LE(values[i]!, i * 4);
+  return buffer;
+}
+
+export function decodeInts(buffer: Uint8Array): Int32Array {
+  const view = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const out = new Int32Array(view.length >> 2);
+  for (let i = 0; i < out.length; i++) out[i] = view.readInt32LE(i * 4);
+  return out;
+}
