@@ -9,6 +9,7 @@ export interface DatabaseSchema {
   video_tags: VideoTagsTable;
   creators: CreatorsTable;
   tag_series: TagSeriesTable;
+  region_days: RegionDaysTable;
   charts: ChartsTable;
   chart_series: ChartSeriesTable;
   engine_state: EngineStateTable;
@@ -74,6 +75,16 @@ export interface TagSeriesTable {
   tag: number;
   region: string;
   days: Buffer;
+}
+
+/**
+ * One day of one country (or `all_regions`): every tag's views and publish count, packed column-wise
+ * (see series-codec.ts). Derived by the engine, which reads whole days to slide its windows.
+ */
+export interface RegionDaysTable {
+  day: number;
+  region: string;
+  entries: Buffer;
 }
 
 /** The ranked membership of one chart: derived by the engine. */

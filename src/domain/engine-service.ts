@@ -1,12 +1,22 @@
 import { streamRows, withBulkWriter } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
-import { dayOf, dayStart } from "../lib/days.js";
-import { GrowableFloat64, GrowableInt32 } from "../lib/growable.js";
+import { dayOf } from "../lib/days.js";
+import { GrowableInt32 } from "../lib/growable.js";
 import { chunks, compareUtf8 } from "../lib/order.js";
 import { ALL_REGIONS_SLOT, CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
 import { readDirtyFrom } from "./engine-state.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
-import { decodeDaySeries, decodeInts, encodeDaySeries, encodeInts } from "./series-codec.js";
+import { readVideoGains, type VideoGains } from "./engine-gains.js";
+import {
+  decodeDaySeries,
+  decodeInts,
+  decodeRegionDay,
+  encodeDaySeries,
+  encodeInts,
+  encodeRegionDay,
+  type DaySeries,
+  type RegionDay,
+} from "./series-codec.js";
 import { TopK } from "./top-k.js";
 
 export interface BuildReport {
@@ -35,13 +45,6 @@ export interface EngineService {
    * first day when `full` is set.
    */
   build(options?: { full?: boolean; onProgress?: (progress: BuildProgress) => void }): Promise<BuildReport>;
-}
-
-/** One day's views and publish counts of the tags of one region. */
-interface RegionDay {
-  tags: number[];
-  views: number[];
-  pubs: number[];
 }
 
 const REGION_SLOT = new Map(CHART_REGIONS.map((code, slot) => [code, slot]));
@@ -85,7 +88,7 @@ export function createEngineService(deps: { database: Database }): EngineService
       const full = options.full === true;
       if (span?.first == null || span.last == null) {
         await withBulkWriter(database, async (writer) => {
-          for (const table of ["charts", "chart_series", "tag_series"]) await writer.exec(`delete from ${table}`);
+          for (const table of ["charts", "chart_series", "tag_series", "region_days"]) await writer.exec(`delete from ${table}`);
           if (dirty !== null) await writer.exec("delete from engine_state where key = 'dirty_from'");
         });
         return report(started, { built: dirty !== null, full });
@@ -117,158 +120,37 @@ export function createEngineService(deps: { database: Database }): EngineService
         .execute();
       for (const row of catalog) industryOf[row.tag] = INDUSTRY_INDEX.get(Number(row.industry)) ?? 0;
 
-      // Observations from the first stale day on, in time order.
+      // Gains from the first stale day on, then per-day totals per country and for all regions.
       progress({ stage: "reading", done: 0, total: 1 });
-      const fromSecond = dayStart(fromDay);
-      const videoIndex = new Map<string, number>();
-      const obsVideo = new GrowableInt32();
-      const obsTime = new GrowableFloat64();
-      const obsViews = new GrowableFloat64();
-      for await (const rows of streamRows(
-        database,
-        "select video_id, observed_at, view_count from observations where observed_at >= ? order by observed_at, video_id",
-        [fromSecond],
-      )) {
-        for (const [id, at, views] of rows as [string, number | string, number | string][]) {
-          let v = videoIndex.get(id);
-          if (v === undefined) {
-            v = videoIndex.size;
-            videoIndex.set(id, v);
-          }
-          obsVideo.push(v);
-          obsTime.push(Number(at));
-          obsViews.push(Number(views));
-        }
-      }
-      const videoCount = videoIndex.size;
-
-      // Those videos' attributes, and the highest view count each reached before the stale day.
-      const countries: string[] = [];
-      const countryIndex = new Map<string, number>();
-      const videoCountry = new Int32Array(videoCount);
-      const videoCreateDay = new Float64Array(videoCount);
-      const tagLists: Int32Array[] = new Array(videoCount);
-      const highest = new Float64Array(videoCount);
-      const readAttributes = ([id, createTime, region, tags]: [string, number | string, string, string]) => {
-        const v = videoIndex.get(id);
-        if (v === undefined) return;
-        let c = countryIndex.get(region);
-        if (c === undefined) {
-          c = countries.length;
-          countries.push(region);
-          countryIndex.set(region, c);
-        }
-        videoCountry[v] = c;
-        videoCreateDay[v] = dayOf(Number(createTime));
-        tagLists[v] = tags === "" ? new Int32Array(0) : Int32Array.from(tags.split(","), Number);
-      };
-      if (fromDay === firstDay) {
-        for await (const rows of streamRows(database, "select video_id, create_time, region, tags from videos")) {
-          for (const row of rows) readAttributes(row as [string, number, string, string]);
-        }
-      } else {
-        for (const part of chunks([...videoIndex.keys()], 10_000)) {
-          const marks = part.map(() => "?").join(", ");
-          for await (const rows of streamRows(database, `select video_id, create_time, region, tags from videos where video_id in (${marks})`, part)) {
-            for (const row of rows) readAttributes(row as [string, number, string, string]);
-          }
-          for await (const rows of streamRows(
-            database,
-            `select video_id, max(view_count) from observations where video_id in (${marks}) and observed_at < ? group by video_id`,
-            [...part, fromSecond],
-          )) {
-            for (const [id, max] of rows as [string, number | string][]) highest[videoIndex.get(id)!] = Number(max);
-          }
-        }
-      }
-
-      // Per-day aggregates from the stale day on, per country and for all regions together.
+      const gains = await readVideoGains(database, fromDay, firstDay);
       progress({ stage: "aggregating", done: 0, total: dayCount });
-      const regionKeys = [...countries, ALL_REGIONS];
-      const allIndex = countries.length;
-      const views = new Float64Array(regionKeys.length * tagCount);
-      const pubs = new Int32Array(regionKeys.length * tagCount);
-      const touched = new GrowableInt32();
-      const createdOn = new Map<number, number[]>();
-      for (let v = 0; v < videoCount; v++) {
-        const day = videoCreateDay[v]!;
-        if (day < fromDay || day > lastDay) continue;
-        const list = createdOn.get(day);
-        if (list) list.push(v);
-        else createdOn.set(day, [v]);
-      }
-      const add = (v: number, amount: number, target: Float64Array | Int32Array) => {
-        const tags = tagLists[v]!;
-        for (const base of [videoCountry[v]! * tagCount, allIndex * tagCount]) {
-          for (let i = 0; i < tags.length; i++) {
-            const cell = base + tags[i]!;
-            if (views[cell] === 0 && pubs[cell] === 0) touched.push(cell);
-            target[cell] = target[cell]! + amount;
-          }
-        }
-      };
-      const time = obsTime.view();
-      const seen = obsViews.view();
-      const observed = obsVideo.view();
-      // newDays[day - fromDay][regionIndex] holds that day's tags in that region.
-      const newDays: RegionDay[][] = [];
-      let cursor = 0;
-      for (let day = fromDay; day <= lastDay; day++) {
-        const dayEnd = dayStart(day + 1);
-        for (; cursor < time.length && time[cursor]! < dayEnd; cursor++) {
-          const v = observed[cursor]!;
-          const gain = seen[cursor]! - highest[v]!;
-          if (gain <= 0) continue;
-          highest[v] = seen[cursor]!;
-          add(v, gain, views);
-        }
-        for (const v of createdOn.get(day) ?? []) add(v, 1, pubs);
-        const perRegion: RegionDay[] = regionKeys.map(() => ({ tags: [], views: [], pubs: [] }));
-        const cells = touched.view().slice().sort();
-        touched.length = 0;
-        for (const cell of cells) {
-          const target = perRegion[Math.floor(cell / tagCount)]!;
-          target.tags.push(cell % tagCount);
-          target.views.push(views[cell]!);
-          target.pubs.push(pubs[cell]!);
-          views[cell] = 0;
-          pubs[cell] = 0;
-        }
-        newDays.push(perRegion);
-        progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount });
-      }
+      const regionKeys = [...gains.countries, ALL_REGIONS];
+      const newDays = aggregateDays(gains, fromDay, lastDay, tagCount, (day) =>
+        progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount }),
+      );
 
-      // Stored series: days before the stale day are kept, later ones replaced.
+      // Stored days inside the longest window before the stale day, for the chart regions.
+      const slotRegionIndex = CHART_REGIONS.map((code) => regionKeys.indexOf(code));
+      const oldDays = new Map<number, (RegionDay | undefined)[]>();
       const windowStartDay = Math.max(firstDay, fromDay - MAX_PERIOD + 1);
-      const oldDays = new Map<number, RegionDay[]>();
-      const storedSeries: { tag: number; region: string; kept: number; days: Int32Array; views: Float64Array; pubs: Int32Array }[] = [];
-      if (fromDay > firstDay) {
-        for await (const rows of streamRows(database, "select tag, region, days from tag_series")) {
-          for (const [tag, region, blob] of rows as [number, string, Uint8Array][]) {
-            const series = decodeDaySeries(blob);
-            let kept = 0;
-            while (kept < series.days.length && series.days[kept]! < fromDay) kept++;
-            storedSeries.push({ tag, region, kept, ...series });
-            const slot = REGION_SLOT.get(region);
-            if (slot === undefined) continue;
-            for (let i = kept - 1; i >= 0 && series.days[i]! >= windowStartDay; i--) {
-              const day = series.days[i]!;
-              let perSlot = oldDays.get(day);
-              if (!perSlot) oldDays.set(day, (perSlot = CHART_REGIONS.map(() => ({ tags: [], views: [], pubs: [] }))));
-              perSlot[slot]!.tags.push(tag);
-              perSlot[slot]!.views.push(series.views[i]!);
-              perSlot[slot]!.pubs.push(series.pubs[i]!);
-            }
+      if (windowStartDay < fromDay) {
+        const marks = CHART_REGIONS.map(() => "?").join(", ");
+        for await (const rows of streamRows(
+          database,
+          `select day, region, entries from region_days where day >= ? and day < ? and region in (${marks})`,
+          [windowStartDay, fromDay, ...CHART_REGIONS],
+        )) {
+          for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
+            let perSlot = oldDays.get(Number(day));
+            if (!perSlot) oldDays.set(Number(day), (perSlot = CHART_REGIONS.map(() => undefined)));
+            perSlot[REGION_SLOT.get(region)!] = decodeRegionDay(blob);
           }
         }
       }
-      const slotRegionIndex = CHART_REGIONS.map((code) => (code === ALL_REGIONS ? allIndex : (countryIndex.get(code) ?? -1)));
       const slotDay = (day: number, slot: number): RegionDay | undefined => {
-        if (day >= fromDay) {
-          const r = slotRegionIndex[slot]!;
-          return r < 0 ? undefined : newDays[day - fromDay]![r];
-        }
-        return oldDays.get(day)?.[slot];
+        if (day < fromDay) return oldDays.get(day)?.[slot];
+        const r = slotRegionIndex[slot]!;
+        return r < 0 ? undefined : newDays[day - fromDay]![r];
       };
 
       // Previous day's ranks and the first day of every tag in each chart series.
@@ -358,7 +240,28 @@ export function createEngineService(deps: { database: Database }): EngineService
         progress({ stage: "ranking", done: day - fromDay + 1, total: dayCount });
       }
 
-      // Series rows: what was kept before the stale day, then the recomputed days.
+      // Series rows of every (tag, region) that has or had a day from the stale day on.
+      progress({ stage: "writing", done: 0, total: 1 });
+      const affected = new Map<string, { tag: number; region: string }>();
+      const note = (tag: number, region: string) => affected.set(`${tag}|${region}`, { tag, region });
+      if (fromDay > firstDay) {
+        for await (const rows of streamRows(database, "select region, entries from region_days where day >= ?", [fromDay])) {
+          for (const [region, blob] of rows as [string, Uint8Array][]) for (const tag of decodeRegionDay(blob).tags) note(tag, region);
+        }
+      }
+      newDays.forEach((perRegion) => perRegion.forEach((data, r) => data.tags.forEach((tag) => note(tag, regionKeys[r]!))));
+      const kept = new Map<string, DaySeries>();
+      if (fromDay > firstDay) {
+        const tags = [...new Set([...affected.values()].map((a) => a.tag))];
+        for (const part of chunks(tags, 10_000)) {
+          const marks = part.map(() => "?").join(", ");
+          for await (const rows of streamRows(database, `select tag, region, days from tag_series where tag in (${marks})`, part)) {
+            for (const [tag, region, blob] of rows as [number, string, Uint8Array][]) {
+              if (affected.has(`${tag}|${region}`)) kept.set(`${tag}|${region}`, decodeDaySeries(blob));
+            }
+          }
+        }
+      }
       const additions = new Map<string, { days: number[]; views: number[]; pubs: number[] }>();
       newDays.forEach((perRegion, offset) => {
         perRegion.forEach((data, r) => {
@@ -374,24 +277,26 @@ export function createEngineService(deps: { database: Database }): EngineService
       });
       const seriesRows: unknown[][] = [];
       const emptied: [number, string][] = [];
-      for (const stored of storedSeries) {
-        const key = `${stored.tag}|${stored.region}`;
+      for (const [key, { tag, region }] of affected) {
+        const before = kept.get(key);
+        let count = 0;
+        while (before && count < before.days.length && before.days[count]! < fromDay) count++;
         const added = additions.get(key);
-        additions.delete(key);
-        if (!added && stored.kept === stored.days.length) continue;
-        if (!added && stored.kept === 0) {
-          emptied.push([stored.tag, stored.region]);
+        if (count === 0 && !added) {
+          emptied.push([tag, region]);
           continue;
         }
-        const days = [...stored.days.subarray(0, stored.kept), ...(added?.days ?? [])];
-        const views = [...stored.views.subarray(0, stored.kept), ...(added?.views ?? [])];
-        const pubs = [...stored.pubs.subarray(0, stored.kept), ...(added?.pubs ?? [])];
-        seriesRows.push([stored.tag, stored.region, encodeDaySeries(days, views, pubs)]);
+        const days = [...(before?.days.subarray(0, count) ?? []), ...(added?.days ?? [])];
+        const views = [...(before?.views.subarray(0, count) ?? []), ...(added?.views ?? [])];
+        const pubs = [...(before?.pubs.subarray(0, count) ?? []), ...(added?.pubs ?? [])];
+        seriesRows.push([tag, region, encodeDaySeries(days, views, pubs)]);
       }
-      for (const [key, added] of additions) {
-        const split = key.indexOf("|");
-        seriesRows.push([Number(key.slice(0, split)), key.slice(split + 1), encodeDaySeries(added.days, added.views, added.pubs)]);
-      }
+      const regionDayRows: unknown[][] = [];
+      newDays.forEach((perRegion, offset) => {
+        perRegion.forEach((data, r) => {
+          if (data.tags.length > 0) regionDayRows.push([fromDay + offset, regionKeys[r], encodeRegionDay(data)]);
+        });
+      });
       const chartSeriesRows = firsts.map((first, s) => {
         const { region, period, industry } = seriesKey(s);
         const pairs: number[] = [];
@@ -404,6 +309,16 @@ export function createEngineService(deps: { database: Database }): EngineService
       progress({ stage: "writing", done: 0, total: totalRows });
       await withBulkWriter(database, async (writer) => {
         await writer.exec("delete from charts where day >= ?", [fromDay]);
+        await writer.exec("delete from region_days where day >= ?", [fromDay]);
+        await writer.insert(
+          "region_days",
+          [
+            ["day", "int4"],
+            ["region", "text"],
+            ["entries", "bytea"],
+          ],
+          regionDayRows,
+        );
         if (fromDay === firstDay) await writer.exec("delete from tag_series");
         for (const part of chunks(emptied, 500)) {
           await writer.exec(`delete from tag_series where ${part.map(() => "(tag = ? and region = ?)").join(" or ")}`, part.flat());
@@ -453,10 +368,81 @@ export function createEngineService(deps: { database: Database }): EngineService
         fromDay,
         days: dayCount,
         charts: chartRows.length,
-        observations: time.length,
+        observations: gains.observations,
       });
     },
   };
+}
+
+/**
+ * Sums the gains and publications of each day from `fromDay` on, per country and for all regions:
+ * result[day - fromDay][region index], region index = country index, or the country count for all.
+ */
+function aggregateDays(gains: VideoGains, fromDay: number, lastDay: number, tagCount: number, onDay: (day: number) => void): RegionDay[][] {
+  const dayCount = lastDay - fromDay + 1;
+  const all = gains.countries.length;
+  // Bucket gains and new videos by day (a counting sort).
+  const gainStart = new Int32Array(dayCount + 1);
+  for (const day of gains.gainDay) if (day >= fromDay && day <= lastDay) gainStart[day - fromDay + 1]!++;
+  for (let d = 0; d < dayCount; d++) gainStart[d + 1]! += gainStart[d]!;
+  const gainOrder = new Int32Array(gainStart[dayCount]!);
+  const fill = gainStart.slice(0, dayCount);
+  gains.gainDay.forEach((day, i) => {
+    if (day >= fromDay && day <= lastDay) gainOrder[fill[day - fromDay]!++] = i;
+  });
+  const created = new Map<number, number[]>();
+  for (let v = 0; v < gains.videoCount; v++) {
+    const day = gains.videoCreateDay[v]!;
+    if (day < fromDay || day > lastDay) continue;
+    const list = created.get(day);
+    if (list) list.push(v);
+    else created.set(day, [v]);
+  }
+
+  const views = new Float64Array((all + 1) * tagCount);
+  const pubs = new Int32Array((all + 1) * tagCount);
+  const touched = new GrowableInt32();
+  const { videoCountry, videoTagStart, videoTags } = gains;
+  const add = (v: number, amount: number, target: Float64Array | Int32Array) => {
+    const country = videoCountry[v]! * tagCount;
+    const world = all * tagCount;
+    for (let i = videoTagStart[v]!; i < videoTagStart[v + 1]!; i++) {
+      const tag = videoTags[i]!;
+      let cell = country + tag;
+      if (views[cell] === 0 && pubs[cell] === 0) touched.push(cell);
+      target[cell] = target[cell]! + amount;
+      cell = world + tag;
+      if (views[cell] === 0 && pubs[cell] === 0) touched.push(cell);
+      target[cell] = target[cell]! + amount;
+    }
+  };
+  const days: RegionDay[][] = [];
+  for (let d = 0; d < dayCount; d++) {
+    for (let k = gainStart[d]!; k < gainStart[d + 1]!; k++) {
+      const i = gainOrder[k]!;
+      add(gains.gainVideo[i]!, gains.gainViews[i]!, views);
+    }
+    for (const v of created.get(fromDay + d) ?? []) add(v, 1, pubs);
+    const cells = touched.view().slice().sort();
+    touched.length = 0;
+    const counts = new Int32Array(all + 1);
+    for (const cell of cells) counts[Math.floor(cell / tagCount)]!++;
+    const perRegion: RegionDay[] = Array.from(counts, (n) => ({ tags: new Int32Array(n), views: new Float64Array(n), pubs: new Int32Array(n) }));
+    const filled = new Int32Array(all + 1);
+    for (const cell of cells) {
+      const r = Math.floor(cell / tagCount);
+      const target = perRegion[r]!;
+      const at = filled[r]!++;
+      target.tags[at] = cell % tagCount;
+      target.views[at] = views[cell]!;
+      target.pubs[at] = pubs[cell]!;
+      views[cell] = 0;
+      pubs[cell] = 0;
+    }
+    days.push(perRegion);
+    onDay(fromDay + d);
+  }
+  return days;
 }
 
 function report(started: number, fields: Partial<BuildReport>): BuildReport {

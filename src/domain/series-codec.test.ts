@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeDaySeries, decodeInts, encodeDaySeries, encodeInts } from "./series-codec.js";
+import { decodeDaySeries, decodeInts, decodeRegionDay, encodeDaySeries, encodeInts, encodeRegionDay } from "./series-codec.js";
 
 describe("series codec", () => {
   it("round-trips day series exactly", () => {
@@ -30,6 +30,25 @@ describe("series codec", () => {
       fc.property(fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })), (values) => {
         const padded = Buffer.concat([Buffer.from([1, 2, 3]), encodeInts(values)]);
         expect([...decodeInts(padded.subarray(3))]).toEqual(values);
+      }),
+    );
+  });
+});
+
+describe("region day codec", () => {
+  it("round-trips columns of any length, from unaligned bytes too", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.nat()), { maxLength: 40 }), (rows) => {
+        const encoded = encodeRegionDay({
+          tags: Int32Array.from(rows.map((r) => r[0])),
+          views: Float64Array.from(rows.map((r) => r[1])),
+          pubs: Int32Array.from(rows.map((r) => r[2])),
+        });
+        const unaligned = Buffer.concat([Buffer.from([9]), encoded]).subarray(1);
+        const decoded = decodeRegionDay(unaligned);
+        expect([...decoded.tags]).toEqual(rows.map((r) => r[0]));
+        expect([...decoded.views]).toEqual(rows.map((r) => r[1]));
+        expect([...decoded.pubs]).toEqual(rows.map((r) => r[2]));
       }),
     );
   });

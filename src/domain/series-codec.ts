@@ -51,3 +51,34 @@ export function decodeInts(buffer: Uint8Array): Int32Array {
   for (let i = 0; i < out.length; i++) out[i] = view.readInt32LE(i * 4);
   return out;
 }
+
+/** One region's day: parallel columns of tag, views and publish count. */
+export interface RegionDay {
+  tags: Int32Array;
+  views: Float64Array;
+  pubs: Int32Array;
+}
+
+/** Packs a region's day column-wise: count and a spare word, tags, publish counts, then views (8-byte aligned). */
+export function encodeRegionDay(day: RegionDay): Buffer {
+  const n = day.tags.length;
+  const buffer = Buffer.alloc(8 + n * 16);
+  const ints = new Int32Array(buffer.buffer, buffer.byteOffset, 2 + n * 2);
+  ints[0] = n;
+  ints.set(day.tags, 2);
+  ints.set(day.pubs, 2 + n);
+  new Float64Array(buffer.buffer, buffer.byteOffset + 8 + n * 8, n).set(day.views);
+  return buffer;
+}
+
+export function decodeRegionDay(bytes: Uint8Array): RegionDay {
+  // Copied once into fresh, aligned memory so that typed views can be laid over it.
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  const n = new Int32Array(copy.buffer, 0, 1)[0]!;
+  return {
+    tags: new Int32Array(copy.buffer, 8, n),
+    pubs: new Int32Array(copy.buffer, 8 + n * 4, n),
+    views: new Float64Array(copy.buffer, 8 + n * 8, n),
+  };
+}

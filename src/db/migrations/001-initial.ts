@@ -48,7 +48,8 @@ export function initialMigration(dialect: Dialect) {
           .addPrimaryKeyConstraint("observations_pk", ["video_id", "observed_at"])
           .$call(withoutRowid)
           .execute();
-      await db.schema.createIndex("observations_observed_at").on("observations").column("observed_at").execute();
+      // Covers the engine's read of everything observed since a day, in time order.
+      await db.schema.createIndex("observations_observed_at").on("observations").columns(["observed_at", "view_count"]).execute();
 
       await db.schema
           .createTable("video_tags")
@@ -75,6 +76,14 @@ export function initialMigration(dialect: Dialect) {
         .addColumn("days", blob, (c) => c.notNull())
         .addPrimaryKeyConstraint("tag_series_pk", ["tag", "region"])
         .$call(withoutRowid)
+        .execute();
+
+      await db.schema
+        .createTable("region_days")
+        .addColumn("day", "integer", (c) => c.notNull())
+        .addColumn("region", "text", (c) => c.notNull())
+        .addColumn("entries", blob, (c) => c.notNull())
+        .addPrimaryKeyConstraint("region_days_pk", ["day", "region"])
         .execute();
 
       await db.schema

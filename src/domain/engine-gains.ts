@@ -1,0 +1,195 @@
+import { streamRows } from "../db/bulk.js";
+import type { Database } from "../db/database.js";
+import { dayOf, dayStart } from "../lib/days.js";
+import { GrowableFloat64, GrowableInt32 } from "../lib/growable.js";
+import { chunks } from "../lib/order.js";
+
+/**
+ * The views every video gained on each day from `fromDay` on, with the attributes that decide where
+ * they count (docs/observations.md): a video's first observation counts whole, each later one the gain
+ * over the highest count seen before it, on its own UTC day.
+ */
+export interface VideoGains {
+  readonly videoCount: number;
+  readonly observations: number;
+  /** Country codes; `videoCountry` indexes into it. */
+  readonly countries: readonly string[];
+  readonly videoCountry: Int32Array;
+  readonly videoCreateDay: Float64Array;
+  /** Tags of video v: `videoTags[videoTagStart[v] .. videoTagStart[v + 1]]`. */
+  readonly videoTagStart: Int32Array;
+  readonly videoTags: Int32Array;
+  /** Positive gains only. */
+  readonly gainVideo: Int32Array;
+  readonly gainDay: Int32Array;
+  readonly gainViews: Float64Array;
+}
+
+type VideoRow = [id: string, createTime: number | string, region: string, tags: string];
+
+class VideoTable {
+  readonly countries: string[] = [];
+  private readonly countryIndex = new Map<string, number>();
+  readonly country = new GrowableInt32();
+  readonly createDay = new GrowableFloat64();
+  readonly tagStart = new GrowableInt32();
+  readonly tags = new GrowableInt32();
+
+  push([, createTime, region, tags]: VideoRow): void {
+    let c = this.countryIndex.get(region);
+    if (c === undefined) {
+      c = this.countries.length;
+      this.countries.push(region);
+      this.countryIndex.set(region, c);
+    }
+    this.country.push(c);
+    this.createDay.push(dayOf(Number(createTime)));
+    this.tagStart.push(this.tags.length);
+    if (tags !== "") for (const tag of tags.split(",")) this.tags.push(Number(tag));
+  }
+
+  /** Stores `row` at index `v`, for videos read out of order. */
+  set(v: number, row: VideoRow, into: { country: Int32Array; createDay: Float64Array; tagLists: Int32Array[] }): void {
+    const [, createTime, region, tags] = row;
+    let c = this.countryIndex.get(region);
+    if (c === undefined) {
+      c = this.countries.length;
+      this.countries.push(region);
+      this.countryIndex.set(region, c);
+    }
+    into.country[v] = c;
+    into.createDay[v] = dayOf(Number(createTime));
+    into.tagLists[v] = tags === "" ? new Int32Array(0) : Int32Array.from(tags.split(","), Number);
+  }
+}
+
+export async function readVideoGains(database: Database, fromDay: number, firstDay: number): Promise<VideoGains> {
+  return fromDay <= firstDay ? readAllGains(database) : readGainsSince(database, fromDay);
+}
+
+/** Everything: videos and observations both in video-id order, merged, so no lookup is needed. */
+async function readAllGains(database: Database): Promise<VideoGains> {
+  const table = new VideoTable();
+  const ids: string[] = [];
+  for await (const rows of streamRows(database, "select video_id, create_time, region, tags from videos order by video_id")) {
+    for (const row of rows as VideoRow[]) {
+      ids.push(row[0]);
+      table.push(row);
+    }
+  }
+  table.tagStart.push(table.tags.length);
+  const gainVideo = new GrowableInt32();
+  const gainDay = new GrowableInt32();
+  const gainViews = new GrowableFloat64();
+  let v = -1;
+  let current = "";
+  let highest = 0;
+  let observations = 0;
+  for await (const rows of streamRows(database, "select video_id, observed_at, view_count from observations order by video_id, observed_at")) {
+    for (const [id, at, views] of rows as [string, number | string, number | string][]) {
+      observations++;
+      if (id !== current) {
+        // Both reads share one ordering, so the video is at or after the current position.
+        do v++;
+        while (ids[v] !== id && v < ids.length);
+        current = id;
+        highest = 0;
+      }
+      const count = Number(views);
+      if (count <= highest) continue;
+      gainVideo.push(v);
+      gainDay.push(dayOf(Number(at)));
+      gainViews.push(count - highest);
+      highest = count;
+    }
+  }
+  return {
+    videoCount: ids.length,
+    observations,
+    countries: table.countries,
+    videoCountry: table.country.view(),
+    videoCreateDay: table.createDay.view(),
+    videoTagStart: table.tagStart.view(),
+    videoTags: table.tags.view(),
+    gainVideo: gainVideo.view(),
+    gainDay: gainDay.view(),
+    gainViews: gainViews.view(),
+  };
+}
+
+/** What was observed since a day, in time order, continuing from each video's highest count before it. */
+async function readGainsSince(database: Database, fromDay: number): Promise<VideoGains> {
+  const fromSecond = dayStart(fromDay);
+  const videoIndex = new Map<string, number>();
+  const obsVideo = new GrowableInt32();
+  const obsTime = new GrowableFloat64();
+  const obsViews = new GrowableFloat64();
+  for await (const rows of streamRows(
+    database,
+    "select video_id, observed_at, view_count from observations where observed_at >= ? order by observed_at",
+    [fromSecond],
+  )) {
+    for (const [id, at, views] of rows as [string, number | string, number | string][]) {
+      let v = videoIndex.get(id);
+      if (v === undefined) {
+        v = videoIndex.size;
+        videoIndex.set(id, v);
+      }
+      obsVideo.push(v);
+      obsTime.push(Number(at));
+      obsViews.push(Number(views));
+    }
+  }
+  const videoCount = videoIndex.size;
+  const table = new VideoTable();
+  const into = { country: new Int32Array(videoCount), createDay: new Float64Array(videoCount), tagLists: new Array<Int32Array>(videoCount) };
+  const highest = new Float64Array(videoCount);
+  for (const part of chunks([...videoIndex.keys()], 10_000)) {
+    const marks = part.map(() => "?").join(", ");
+    for await (const rows of streamRows(database, `select video_id, create_time, region, tags from videos where video_id in (${marks})`, part)) {
+      for (const row of rows as VideoRow[]) table.set(videoIndex.get(row[0])!, row, into);
+    }
+    for await (const rows of streamRows(
+      database,
+      `select video_id, max(view_count) from observations where video_id in (${marks}) and observed_at < ? group by video_id`,
+      [...part, fromSecond],
+    )) {
+      for (const [id, max] of rows as [string, number | string][]) highest[videoIndex.get(id)!] = Number(max);
+    }
+  }
+  const tagStart = new Int32Array(videoCount + 1);
+  const tags = new GrowableInt32();
+  for (let v = 0; v < videoCount; v++) {
+    tagStart[v] = tags.length;
+    for (const tag of into.tagLists[v] ?? []) tags.push(tag);
+  }
+  tagStart[videoCount] = tags.length;
+
+  const gainVideo = new GrowableInt32();
+  const gainDay = new GrowableInt32();
+  const gainViews = new GrowableFloat64();
+  const time = obsTime.view();
+  const seen = obsViews.view();
+  const observed = obsVideo.view();
+  for (let i = 0; i < time.length; i++) {
+    const v = observed[i]!;
+    const gain = seen[i]! - highest[v]!;
+    if (gain <= 0) continue;
+    highest[v] = seen[i]!;
+    gainVideo.push(v);
+    gainDay.push(dayOf(time[i]!));
+    gainViews.push(gain);
+  }
+  return {
+    videoCount,
+    observations: time.length,
+    countries: table.countries,
+    videoCountry: into.country,
+    videoCreateDay: into.createDay,
+    videoTagStart: tagStart,
+    videoTags: tags.view(),
+    gainVideo: gainVideo.view(),
+    gainDay: gainDay.view(),
+    gainViews: gainViews.view(),
+  };
+}
