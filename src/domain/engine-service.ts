@@ -242,31 +242,33 @@ export function createEngineService(deps: { database: Database }): EngineService
 
       // Series rows of every (tag, region) that has or had a day from the stale day on.
       progress({ stage: "writing", done: 0, total: 1 });
-      const affected = new Map<string, { tag: number; region: string }>();
-      const note = (tag: number, region: string) => affected.set(`${tag}|${region}`, { tag, region });
+      const regions = [...regionKeys];
+      const regionIndex = new Map(regions.map((code, i) => [code, i]));
+      const regionOf = (code: string) => {
+        let r = regionIndex.get(code);
+        if (r === undefined) {
+          r = regions.length;
+          regions.push(code);
+          regionIndex.set(code, r);
+        }
+        return r;
+      };
+      // A series is keyed tag * REGION_KEYS + region index (region codes are few).
+      const REGION_KEYS = 4096;
+      const affected = new Set<number>();
       if (fromDay > firstDay) {
         for await (const rows of streamRows(database, "select region, entries from region_days where day >= ?", [fromDay])) {
-          for (const [region, blob] of rows as [string, Uint8Array][]) for (const tag of decodeRegionDay(blob).tags) note(tag, region);
-        }
-      }
-      newDays.forEach((perRegion) => perRegion.forEach((data, r) => data.tags.forEach((tag) => note(tag, regionKeys[r]!))));
-      const kept = new Map<string, DaySeries>();
-      if (fromDay > firstDay) {
-        const tags = [...new Set([...affected.values()].map((a) => a.tag))];
-        for (const part of chunks(tags, 10_000)) {
-          const marks = part.map(() => "?").join(", ");
-          for await (const rows of streamRows(database, `select tag, region, days from tag_series where tag in (${marks})`, part)) {
-            for (const [tag, region, blob] of rows as [number, string, Uint8Array][]) {
-              if (affected.has(`${tag}|${region}`)) kept.set(`${tag}|${region}`, decodeDaySeries(blob));
-            }
+          for (const [region, blob] of rows as [string, Uint8Array][]) {
+            const r = regionOf(region);
+            for (const tag of decodeRegionDay(blob).tags) affected.add(tag * REGION_KEYS + r);
           }
         }
       }
-      const additions = new Map<string, { days: number[]; views: number[]; pubs: number[] }>();
+      const additions = new Map<number, { days: number[]; views: number[]; pubs: number[] }>();
       newDays.forEach((perRegion, offset) => {
         perRegion.forEach((data, r) => {
           for (let i = 0; i < data.tags.length; i++) {
-            const key = `${data.tags[i]}|${regionKeys[r]}`;
+            const key = data.tags[i]! * REGION_KEYS + r;
             let target = additions.get(key);
             if (!target) additions.set(key, (target = { days: [], views: [], pubs: [] }));
             target.days.push(fromDay + offset);
@@ -275,9 +277,25 @@ export function createEngineService(deps: { database: Database }): EngineService
           }
         });
       });
+      for (const key of additions.keys()) affected.add(key);
+      const kept = new Map<number, DaySeries>();
+      if (fromDay > firstDay) {
+        const tags = [...new Set([...affected].map((key) => Math.floor(key / REGION_KEYS)))];
+        for (const part of chunks(tags, 10_000)) {
+          const marks = part.map(() => "?").join(", ");
+          for await (const rows of streamRows(database, `select tag, region, days from tag_series where tag in (${marks})`, part)) {
+            for (const [tag, region, blob] of rows as [number, string, Uint8Array][]) {
+              const key = tag * REGION_KEYS + regionOf(region);
+              if (affected.has(key)) kept.set(key, decodeDaySeries(blob));
+            }
+          }
+        }
+      }
       const seriesRows: unknown[][] = [];
       const emptied: [number, string][] = [];
-      for (const [key, { tag, region }] of affected) {
+      for (const key of affected) {
+        const tag = Math.floor(key / REGION_KEYS);
+        const region = regions[key % REGION_KEYS]!;
         const before = kept.get(key);
         let count = 0;
         while (before && count < before.days.length && before.days[count]! < fromDay) count++;
@@ -286,9 +304,13 @@ export function createEngineService(deps: { database: Database }): EngineService
           emptied.push([tag, region]);
           continue;
         }
-        const days = [...(before?.days.subarray(0, count) ?? []), ...(added?.days ?? [])];
-        const views = [...(before?.views.subarray(0, count) ?? []), ...(added?.views ?? [])];
-        const pubs = [...(before?.pubs.subarray(0, count) ?? []), ...(added?.pubs ?? [])];
+        if (count === 0) {
+          seriesRows.push([tag, region, encodeDaySeries(added!.days, added!.views, added!.pubs)]);
+          continue;
+        }
+        const days = [...before!.days.subarray(0, count), ...(added?.days ?? [])];
+        const views = [...before!.views.subarray(0, count), ...(added?.views ?? [])];
+        const pubs = [...before!.pubs.subarray(0, count), ...(added?.pubs ?? [])];
         seriesRows.push([tag, region, encodeDaySeries(days, views, pubs)]);
       }
       const regionDayRows: unknown[][] = [];
