@@ -264,20 +264,38 @@ export function createEngineService(deps: { database: Database }): EngineService
           }
         }
       }
-      const additions = new Map<number, { days: number[]; views: number[]; pubs: number[] }>();
+      // The recomputed days of each series, gathered in one pass to count and one to fill.
+      const seriesSlot = new Map<number, number>();
+      const slotCounts: number[] = [];
+      for (const perRegion of newDays) {
+        perRegion.forEach((data, r) => {
+          for (const tag of data.tags) {
+            const key = tag * REGION_KEYS + r;
+            const slot = seriesSlot.get(key);
+            if (slot === undefined) {
+              seriesSlot.set(key, slotCounts.length);
+              slotCounts.push(1);
+            } else slotCounts[slot]!++;
+          }
+        });
+      }
+      const slotStart = new Int32Array(slotCounts.length + 1);
+      slotCounts.forEach((n, i) => (slotStart[i + 1] = slotStart[i]! + n));
+      const addedDays = new Int32Array(slotStart[slotCounts.length]!);
+      const addedViews = new Float64Array(addedDays.length);
+      const addedPubs = new Int32Array(addedDays.length);
+      const slotFill = slotStart.slice(0, slotCounts.length);
       newDays.forEach((perRegion, offset) => {
         perRegion.forEach((data, r) => {
           for (let i = 0; i < data.tags.length; i++) {
-            const key = data.tags[i]! * REGION_KEYS + r;
-            let target = additions.get(key);
-            if (!target) additions.set(key, (target = { days: [], views: [], pubs: [] }));
-            target.days.push(fromDay + offset);
-            target.views.push(data.views[i]!);
-            target.pubs.push(data.pubs[i]!);
+            const at = slotFill[seriesSlot.get(data.tags[i]! * REGION_KEYS + r)!]!++;
+            addedDays[at] = fromDay + offset;
+            addedViews[at] = data.views[i]!;
+            addedPubs[at] = data.pubs[i]!;
           }
         });
       });
-      for (const key of additions.keys()) affected.add(key);
+      for (const key of seriesSlot.keys()) affected.add(key);
       const kept = new Map<number, DaySeries>();
       if (fromDay > firstDay) {
         const tags = [...new Set([...affected].map((key) => Math.floor(key / REGION_KEYS)))];
@@ -299,18 +317,20 @@ export function createEngineService(deps: { database: Database }): EngineService
         const before = kept.get(key);
         let count = 0;
         while (before && count < before.days.length && before.days[count]! < fromDay) count++;
-        const added = additions.get(key);
-        if (count === 0 && !added) {
+        const slot = seriesSlot.get(key);
+        if (count === 0 && slot === undefined) {
           emptied.push([tag, region]);
           continue;
         }
+        const from = slot === undefined ? 0 : slotStart[slot]!;
+        const to = slot === undefined ? 0 : slotStart[slot + 1]!;
         if (count === 0) {
-          seriesRows.push([tag, region, encodeDaySeries(added!.days, added!.views, added!.pubs)]);
+          seriesRows.push([tag, region, encodeDaySeries(addedDays.subarray(from, to), addedViews.subarray(from, to), addedPubs.subarray(from, to))]);
           continue;
         }
-        const days = [...before!.days.subarray(0, count), ...(added?.days ?? [])];
-        const views = [...before!.views.subarray(0, count), ...(added?.views ?? [])];
-        const pubs = [...before!.pubs.subarray(0, count), ...(added?.pubs ?? [])];
+        const days = [...before!.days.subarray(0, count), ...addedDays.subarray(from, to)];
+        const views = [...before!.views.subarray(0, count), ...addedViews.subarray(from, to)];
+        const pubs = [...before!.pubs.subarray(0, count), ...addedPubs.subarray(from, to)];
         seriesRows.push([tag, region, encodeDaySeries(days, views, pubs)]);
       }
       const regionDayRows: unknown[][] = [];
