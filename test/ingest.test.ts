@@ -1,0 +1,139 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { readRecords } from "../src/sources/record-file.js";
+import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
+
+const valid = (over: Record<string, unknown> = {}) => ({
+  id: "7301234567890123456",
+  create_time: 1769472000,
+  region_code: "US",
+  hashtag_names: ["Clean", "#carwash"],
+  username: "beckymae",
+  view_count: 100,
+  observed_at: 1769558400,
+  nick_name: "becky mae",
+  avatar_url: "https://example.com/a.png",
+  ...over,
+});
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "tagpulse-ingest-"));
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function writeLines(name: string, lines: string[]): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, `${lines.join("\n")}\n`);
+  return file;
+}
+
+for (const database of TEST_DATABASES) {
+  describe.skipIf(!database.enabled)(`ingest on ${database.name}`, () => {
+    let context: TestContext;
+    beforeEach(async () => {
+      context = await createTestContext(database.name);
+    });
+    afterEach(async () => {
+      await context.dispose();
+    });
+
+    it("reports every bad line with its number and reason and stores the rest", async () => {
+      const file = writeLines("obs.ndjson", [
+        JSON.stringify(valid()),
+        "{not json",
+        JSON.stringify(valid({ id: "7301234567890123457", view_count: undefined })),
+        JSON.stringify(valid({ id: "7301234567890123458", view_count: "12" })),
+        JSON.stringify(valid({ id: "abc" })),
+        JSON.stringify(valid({ id: "7301234567890123459", region_code: "USA" })),
+        JSON.stringify(valid({ id: "7301234567890123460", observed_at: 1769000000 })),
+        "",
+        JSON.stringify(valid({ id: "7301234567890123461" })),
+      ]);
+      const report = await context.ingest.ingestObservations(readRecords(file));
+      expect(report).toMatchObject({ read: 8, accepted: 2, duplicate: 0, rejected: 6, complete: true });
+      expect(report.errors).toEqual([
+        { line: 2, reason: "not valid JSON" },
+        { line: 3, reason: "missing field view_count" },
+        { line: 4, reason: "view_count must be an integer" },
+        { line: 5, reason: "id must be a string of digits" },
+        { line: 6, reason: "region_code must be a two-letter country code" },
+        { line: 7, reason: "observed_at is before create_time" },
+      ]);
+      expect(report.rejectedByReason["not valid JSON"]).toBe(1);
+      const stored = await context.database.db.selectFrom("observations").select("video_id").orderBy("video_id").execute();
+      expect(stored.map((r) => r.video_id)).toEqual(["7301234567890123456", "7301234567890123461"]);
+    });
+
+    it("reads a JSON array the same way as NDJSON, numbering items", async () => {
+      const file = path.join(dir, "obs.json");
+      fs.writeFileSync(file, JSON.stringify([valid(), valid({ id: 5 }), valid({ observed_at: 1769558500, view_count: 150 })], null, 2));
+      const report = await context.ingest.ingestObservations(readRecords(file));
+      expect(report).toMatchObject({ read: 3, accepted: 2, rejected: 1 });
+      expect(report.errors).toEqual([{ line: 2, reason: "id must be a string" }]);
+    });
+
+    it("counts a repeated observation as a duplicate and keeps the larger view count", async () => {
+      const file = writeLines("obs.ndjson", [
+        JSON.stringify(valid({ view_count: 100 })),
+        JSON.stringify(valid({ view_count: 300 })),
+        JSON.stringify(valid({ view_count: 200 })),
+      ]);
+      const first = await context.ingest.ingestObservations(readRecords(file));
+      expect(first).toMatchObject({ read: 3, accepted: 1, duplicate: 2 });
+      const again = await context.ingest.ingestObservations(readRecords(file));
+      expect(again).toMatchObject({ read: 3, accepted: 0, duplicate: 3 });
+      const rows = await context.database.db.selectFrom("observations").selectAll().execute();
+      expect(rows).toEqual([{ video_id: "7301234567890123456", observed_at: 1769558400, view_count: 300 }]);
+    });
+
+    it("stores hashtags lower-case without #, and UK as GB", async () => {
+      await context.ingest.ingestObservations(readRecords(writeLines("obs.ndjson", [JSON.stringify(valid({ region_code: "uk" }))])));
+      const video = await context.database.db.selectFrom("videos").select(["region", "tags"]).executeTakeFirstOrThrow();
+      const tags = await context.database.db.selectFrom("tags").select("name").orderBy("name").execute();
+      expect(video.region).toBe("GB");
+      expect(tags.map((t) => t.name)).toEqual(["carwash", "clean"]);
+    });
+
+    it("stops after the batch in progress when interrupted, and a rerun completes the same data", async () => {
+      const lines = Array.from({ length: 50 }, (_, i) => JSON.stringify(valid({ id: String(7301234567890123456n + BigInt(i)) })));
+      const file = writeLines("obs.ndjson", lines);
+      const abort = new AbortController();
+      const partial = await context.ingest.ingestObservations(readRecords(file), {
+        batchSize: 10,
+        signal: abort.signal,
+        onProgress: () => abort.abort(),
+      });
+      expect(partial.complete).toBe(false);
+      expect(partial.accepted).toBe(10);
+      const rerun = await context.ingest.ingestObservations(readRecords(file), { batchSize: 10 });
+      expect(rerun).toMatchObject({ complete: true, accepted: 40, duplicate: 10 });
+      const count = await context.database.db.selectFrom("observations").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+      expect(Number(count.n)).toBe(50);
+    });
+
+    it("rejects catalog entries with an unknown industry or a malformed id, and keeps the others", async () => {
+      const file = path.join(dir, "catalog.json");
+      fs.writeFileSync(
+        file,
+        JSON.stringify([
+          { hashtag_name: "Clean", hashtag_id: "7244", industry_id: 11000000000, is_promoted: false },
+          { hashtag_name: "food", hashtag_id: "12", industry_id: 16000000000, is_promoted: false },
+          { hashtag_name: "cats", hashtag_id: "x1", industry_id: null, is_promoted: true },
+        ]),
+      );
+      const report = await context.ingest.ingestCatalog(readRecords(file));
+      expect(report).toMatchObject({ read: 3, stored: 1, rejected: 2 });
+      expect(report.errors).toEqual([
+        { line: 2, reason: "industry_id 16000000000 is not a first-level industry" },
+        { line: 3, reason: "hashtag_id must be a string of up to 19 digits" },
+      ]);
+      const stored = await context.database.db.selectFrom("hashtags").selectAll().execute();
+      expect(stored).toEqual([{ name: "clean", hashtag_id: "7244", industry_id: 11000000000, is_promoted: 0 }]);
+    });
+  });
+}
