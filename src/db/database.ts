@@ -45,9 +45,8 @@ function openSqlite(file: string): Database {
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = NORMAL");
-  sqlite.pragma("cache_size = -262144");
+  sqlite.pragma("cache_size = -65536");
   sqlite.pragma("temp_store = MEMORY");
-  sqlite.pragma("mmap_size = 1073741824");
   sqlite.pragma("busy_timeout = 5000");
   const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
   return { db, dialect: "sqlite", sqlite, maxParams: 30_000, close: () => db.destroy() };

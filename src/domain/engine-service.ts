@@ -154,7 +154,9 @@ export function createEngineService(deps: { database: Database }): EngineService
       };
 
       // Previous day's ranks and the first day of every tag in each chart series.
-      const previousRanks: Map<number, number>[] = Array.from({ length: SERIES_COUNT }, () => new Map());
+      // Each series' ranking on the previous day, best first; rankOf is scratch space, zero between uses.
+      const previousRanked: Int32Array[] = Array.from({ length: SERIES_COUNT }, () => new Int32Array(0));
+      const rankOf = new Int32Array(tagCount);
       const firsts: Map<number, number>[] = Array.from({ length: SERIES_COUNT }, () => new Map());
       const periodIndex = new Map<number, number>(PERIODS.map((p, i) => [p, i]));
       const industryIndex = new Map(CHART_INDUSTRIES.map((key, i) => [key, i]));
@@ -170,7 +172,7 @@ export function createEngineService(deps: { database: Database }): EngineService
             const s = seriesOf(region, Number(period), industry);
             if (s === undefined) continue;
             const entries = decodeInts(blob);
-            for (let i = 0; i < entries.length; i += 3) previousRanks[s]!.set(entries[i]!, i / 3 + 1);
+            previousRanked[s] = Int32Array.from({ length: entries.length / 3 }, (_, r) => entries[r * 3]!);
           }
         }
         for await (const rows of streamRows(database, "select region, period, industry, firsts from chart_series")) {
@@ -222,17 +224,20 @@ export function createEngineService(deps: { database: Database }): EngineService
             for (let i = 0; i < selectors.length; i++) {
               const ranked = selectors[i]!.sorted();
               const s = seriesIndex(slot, p, i);
-              const previous = previousRanks[s]!;
+              const previous = previousRanked[s]!;
               const first = firsts[s]!;
+              for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = r + 1;
               const entries = new Int32Array(ranked.length * 3);
-              ranked.forEach((tag, r) => {
-                if (!first.has(tag)) first.set(tag, day);
+              for (let r = 0; r < ranked.length; r++) {
+                const tag = ranked[r]!;
+                let since = first.get(tag);
+                if (since === undefined) first.set(tag, (since = day));
                 entries[r * 3] = tag;
-                entries[r * 3 + 1] = previous.get(tag) ?? 0;
-                entries[r * 3 + 2] = first.get(tag) === day ? 1 : 0;
-              });
-              previous.clear();
-              ranked.forEach((tag, r) => previous.set(tag, r + 1));
+                entries[r * 3 + 1] = rankOf[tag]!;
+                entries[r * 3 + 2] = since === day ? 1 : 0;
+              }
+              for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = 0;
+              previousRanked[s] = ranked;
               chartRows.push([day, CHART_REGIONS[slot], period, CHART_INDUSTRIES[i], encodeInts(entries)]);
             }
           }

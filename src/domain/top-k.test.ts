@@ -11,7 +11,7 @@ describe("TopK", () => {
         const top = new TopK(k, better);
         values.forEach((_, i) => top.offer(i));
         const expected = values.map((_, i) => i).sort((a, b) => (better(a, b) ? -1 : 1)).slice(0, k);
-        expect(top.sorted()).toEqual(expected);
+        expect([...top.sorted()]).toEqual(expected);
       }),
     );
   });

@@ -46,8 +46,27 @@ export class TopK {
     heap[i] = item;
   }
 
-  sorted(): number[] {
-    const items = Array.from(this.heap.subarray(0, this.size));
-    return items.sort((a, b) => (this.better(a, b) ? -1 : this.better(b, a) ? 1 : 0));
+  /** Empties the heap into a new array, best first. */
+  sorted(): Int32Array {
+    const out = new Int32Array(this.size);
+    const heap = this.heap;
+    while (this.size > 0) {
+      // The root is the worst kept item: it goes last.
+      out[this.size - 1] = heap[0]!;
+      const item = heap[--this.size]!;
+      const n = this.size;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= n) break;
+        const right = left + 1;
+        const worse = right < n && this.better(heap[left]!, heap[right]!) ? right : left;
+        if (this.better(heap[worse]!, item)) break;
+        heap[i] = heap[worse]!;
+        i = worse;
+      }
+      heap[i] = item;
+    }
+    return out;
   }
 }
