@@ -1,3 +1,4 @@
+import { Worker } from "node:worker_threads";
 import { streamRows } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf, dayStart } from "../lib/days.js";
@@ -64,14 +65,92 @@ class VideoTable {
 }
 
 export async function readVideoGains(database: Database, fromDay: number, firstDay: number): Promise<VideoGains> {
-  return fromDay <= firstDay ? readAllGains(database) : readGainsSince(database, fromDay);
+  if (fromDay > firstDay) return readGainsSince(database, fromDay);
+  const file = database.sqlite?.name;
+  if (!file || database.sqlite?.memory) return readGainsRange(database);
+  // A full read is the build's largest cost: two readers, each on its own half of the videos.
+  const middle = database.sqlite!.prepare("select video_id from videos order by video_id limit 1 offset (select count(*) / 2 from videos)").pluck().get() as
+    | string
+    | undefined;
+  if (middle === undefined) return readGainsRange(database);
+  const halves = await Promise.all([readInWorker(file, { below: middle }), readInWorker(file, { from: middle })]);
+  return concatGains(halves);
 }
 
-/** Everything: videos and observations both in video-id order, merged, so no lookup is needed. */
-async function readAllGains(database: Database): Promise<VideoGains> {
+/** A range of video ids: `from` inclusive, `below` exclusive; open ends read everything. */
+export interface VideoRange {
+  readonly from?: string;
+  readonly below?: string;
+}
+
+function readInWorker(file: string, range: VideoRange): Promise<VideoGains> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./engine-gains-worker.js", import.meta.url), { workerData: { file, range } });
+    worker.once("message", (gains: VideoGains) => resolve(gains));
+    worker.once("error", reject);
+    worker.once("exit", (code) => {
+      if (code !== 0) reject(new Error(`gain reader stopped with exit code ${code}`));
+    });
+  });
+}
+
+/** Joins gains read in parts (in video-id order): video indexes shift, country indexes are remapped. */
+export function concatGains(parts: readonly VideoGains[]): VideoGains {
+  const countries: string[] = [];
+  const countryIndex = new Map<string, number>();
+  const sum = (f: (g: VideoGains) => number) => parts.reduce((n, g) => n + f(g), 0);
+  const videoCount = sum((g) => g.videoCount);
+  const gainCount = sum((g) => g.gainVideo.length);
+  const out = {
+    videoCount,
+    observations: sum((g) => g.observations),
+    countries,
+    videoCountry: new Int32Array(videoCount),
+    videoCreateDay: new Float64Array(videoCount),
+    videoTagStart: new Int32Array(videoCount + 1),
+    videoTags: new Int32Array(sum((g) => g.videoTags.length)),
+    gainVideo: new Int32Array(gainCount),
+    gainDay: new Int32Array(gainCount),
+    gainViews: new Float64Array(gainCount),
+  };
+  let videos = 0;
+  let tags = 0;
+  let gains = 0;
+  for (const part of parts) {
+    const remap = part.countries.map((code) => {
+      let c = countryIndex.get(code);
+      if (c === undefined) {
+        c = countries.length;
+        countries.push(code);
+        countryIndex.set(code, c);
+      }
+      return c;
+    });
+    for (let v = 0; v < part.videoCount; v++) {
+      out.videoCountry[videos + v] = remap[part.videoCountry[v]!]!;
+      out.videoTagStart[videos + v] = tags + part.videoTagStart[v]!;
+    }
+    out.videoCreateDay.set(part.videoCreateDay, videos);
+    out.videoTags.set(part.videoTags, tags);
+    for (let i = 0; i < part.gainVideo.length; i++) out.gainVideo[gains + i] = videos + part.gainVideo[i]!;
+    out.gainDay.set(part.gainDay, gains);
+    out.gainViews.set(part.gainViews, gains);
+    videos += part.videoCount;
+    tags += part.videoTags.length;
+    gains += part.gainVideo.length;
+  }
+  out.videoTagStart[videos] = tags;
+  return out;
+}
+
+/** Videos and their observations, both in video-id order and merged, so no lookup is needed. */
+export async function readGainsRange(database: Database, range: VideoRange = {}): Promise<VideoGains> {
+  const bounds = [range.from === undefined ? "" : "video_id >= ?", range.below === undefined ? "" : "video_id < ?"].filter(Boolean);
+  const where = bounds.length ? `where ${bounds.join(" and ")}` : "";
+  const params = [range.from, range.below].filter((b) => b !== undefined);
   const table = new VideoTable();
   const ids: string[] = [];
-  for await (const rows of streamRows(database, "select video_id, create_time, region, tags from videos order by video_id")) {
+  for await (const rows of streamRows(database, `select video_id, create_time, region, tags from videos ${where} order by video_id`, params)) {
     for (const row of rows as VideoRow[]) {
       ids.push(row[0]);
       table.push(row);
@@ -85,7 +164,7 @@ async function readAllGains(database: Database): Promise<VideoGains> {
   let current = "";
   let highest = 0;
   let observations = 0;
-  for await (const rows of streamRows(database, "select video_id, observed_at, view_count from observations order by video_id, observed_at")) {
+  for await (const rows of streamRows(database, `select video_id, observed_at, view_count from observations ${where} order by video_id, observed_at`, params)) {
     for (const [id, at, views] of rows as [string, number | string, number | string][]) {
       observations++;
       if (id !== current) {
