@@ -29,6 +29,7 @@ export function describeBuild(report: BuildReport): string {
   return (
     `charts: ${report.full ? "rebuilt" : "updated"} ${formatCount(report.days)} day(s) from ${formatDay(report.fromDay!)} ` +
     `to ${formatDay(report.lastDay)}, ${formatCount(report.charts)} charts from ${formatCount(report.observations)} observations ` +
-    `in ${report.seconds.toFixed(1)} s`
+    `in ${report.seconds.toFixed(1)} s` +
+    (report.stages ? ` (${Object.entries(report.stages).map(([stage, s]) => `${stage} ${s.toFixed(1)} s`).join(", ")})` : "")
   );
 }

@@ -31,6 +31,8 @@ export interface BuildReport {
   readonly charts: number;
   readonly observations: number;
   readonly seconds: number;
+  /** Seconds spent in each stage. */
+  readonly stages?: Partial<Record<BuildProgress["stage"], number>>;
 }
 
 export interface BuildProgress {
@@ -79,7 +81,18 @@ export function createEngineService(deps: { database: Database }): EngineService
   return {
     async build(options = {}) {
       const started = performance.now();
-      const progress = options.onProgress ?? (() => {});
+      const stages: Partial<Record<BuildProgress["stage"], number>> = {};
+      let stage: BuildProgress["stage"] | undefined;
+      let stageStarted = started;
+      const progress = (update: BuildProgress) => {
+        if (update.stage !== stage) {
+          const now = performance.now();
+          if (stage) stages[stage] = (stages[stage] ?? 0) + (now - stageStarted) / 1000;
+          stage = update.stage;
+          stageStarted = now;
+        }
+        options.onProgress?.(update);
+      };
       const span = await db
         .selectFrom("observations")
         .select((eb) => [eb.fn.min("observed_at").as("first"), eb.fn.max("observed_at").as("last")])
@@ -407,7 +420,9 @@ export function createEngineService(deps: { database: Database }): EngineService
         progress({ stage: "writing", done: totalRows, total: totalRows });
       });
 
+      stages[stage!] = (stages[stage!] ?? 0) + (performance.now() - stageStarted) / 1000;
       return report(started, {
+        stages,
         built: true,
         full,
         firstDay,
