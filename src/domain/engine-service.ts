@@ -351,6 +351,8 @@ export function createEngineService(deps: { database: Database }): EngineService
         const pubs = [...before!.pubs.subarray(0, count), ...addedPubs.subarray(from, to)];
         seriesRows.push([tag, region, encodeDaySeries(days, views, pubs)]);
       }
+      // In primary-key order, rows are appended to the table's B-tree instead of scattered through it.
+      seriesRows.sort((a, b) => (a[0] as number) - (b[0] as number) || compareUtf8(a[1] as string, b[1] as string));
       const regionDayRows: unknown[][] = [];
       newDays.forEach((perRegion, offset) => {
         perRegion.forEach((data, r) => {
@@ -368,8 +370,10 @@ export function createEngineService(deps: { database: Database }): EngineService
       const totalRows = seriesRows.length + chartRows.length;
       progress({ stage: "writing", done: 0, total: totalRows });
       await withBulkWriter(database, async (writer) => {
-        await writer.exec("delete from charts where day >= ?", [fromDay]);
-        await writer.exec("delete from region_days where day >= ?", [fromDay]);
+        // Without a condition, SQLite empties a table at once instead of row by row.
+        const since = fromDay === firstDay ? "" : ` where day >= ${fromDay}`;
+        await writer.exec(`delete from charts${since}`);
+        await writer.exec(`delete from region_days${since}`);
         await writer.insert(
           "region_days",
           [
