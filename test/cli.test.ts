@@ -26,27 +26,66 @@ describe("the tagpulse command", () => {
   });
 
   it("simulates, ingests and prints a chart with every row in the API's shape", async () => {
-    await tagpulse("simulate", "--seed", "3", "--days", "10", "--videos-per-day", "300", "--start", "2026-03-01", "--out", "obs.ndjson", "--catalog", "catalog.json");
+    await tagpulse(
+      "simulate",
+      "--seed",
+      "3",
+      "--days",
+      "10",
+      "--videos-per-day",
+      "300",
+      "--start",
+      "2026-03-01",
+      "--out",
+      "obs.ndjson",
+      "--catalog",
+      "catalog.json",
+    );
     const ingest = await tagpulse("ingest", "obs.ndjson", "--catalog", "catalog.json", "--json");
-    const report = JSON.parse(ingest.stdout) as { files: Record<string, { read: number; accepted: number; rejected: number }>; build: { days: number } };
+    const report = JSON.parse(ingest.stdout) as {
+      files: Record<string, { read: number; accepted: number; rejected: number }>;
+      build: { days: number };
+    };
     expect(report.files["obs.ndjson"]!.rejected).toBe(0);
     expect(report.files["obs.ndjson"]!.accepted).toBeGreaterThan(1000);
     expect(report.build.days).toBe(10);
 
     const { stdout } = await tagpulse("chart", "--region", "us", "--period", "30", "--industry", "nothing");
-    const chart = JSON.parse(stdout) as { as_of: string; window_start: string; window_end: string; total: number; list: Record<string, unknown>[] };
+    const chart = JSON.parse(stdout) as {
+      as_of: string;
+      window_start: string;
+      window_end: string;
+      total: number;
+      list: Record<string, unknown>[];
+    };
     expect(chart).toMatchObject({ as_of: "2026-03-10", window_start: "2026-03-01", window_end: "2026-03-10" });
     expect(chart.list).toHaveLength(chart.total);
     expect(chart.total).toBe(100);
     expect(Object.keys(chart.list[0]!)).toEqual([
-      "hashtag_id", "hashtag_name", "country_info", "industry_info", "is_promoted", "trend", "creators",
-      "publish_cnt", "video_views", "rank", "rank_diff", "rank_diff_type",
+      "hashtag_id",
+      "hashtag_name",
+      "country_info",
+      "industry_info",
+      "is_promoted",
+      "trend",
+      "creators",
+      "publish_cnt",
+      "video_views",
+      "rank",
+      "rank_diff",
+      "rank_diff_type",
     ]);
     expect(chart.list[0]!.trend).toHaveLength(10);
   });
 
   it("refuses a bad parameter with a message naming it and exit code 2", async () => {
-    await expect(tagpulse("chart", "--period", "9")).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("period must be one of 7, 30, 120") });
-    await expect(tagpulse("ingest", "missing.ndjson")).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("missing.ndjson: no such file") });
+    await expect(tagpulse("chart", "--period", "9")).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("period must be one of 7, 30, 120"),
+    });
+    await expect(tagpulse("ingest", "missing.ndjson")).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("missing.ndjson: no such file"),
+    });
   });
 });

@@ -124,7 +124,16 @@ function expectedCharts(world: World, keys: Iterable<string>): Map<string, strin
   const out = new Map<string, string>();
   for (const key of keys) {
     const chart = reference.charts.get(key)!;
-    out.set(key, JSON.stringify({ as_of: chart.as_of, window_start: chart.window_start, window_end: chart.window_end, total: chart.total, list: chart.list }));
+    out.set(
+      key,
+      JSON.stringify({
+        as_of: chart.as_of,
+        window_start: chart.window_start,
+        window_end: chart.window_end,
+        total: chart.total,
+        list: chart.list,
+      }),
+    );
   }
   return out;
 }
@@ -172,7 +181,11 @@ for (const database of TEST_DATABASES) {
             await readGainsRange(context.database, { from: middle }),
           ]);
           const byVideo = (g: typeof whole) =>
-            Array.from({ length: g.videoCount }, (_, v) => [g.countries[g.videoCountry[v]!], g.videoCreateDay[v], [...g.videoTags.subarray(g.videoTagStart[v], g.videoTagStart[v + 1])]]);
+            Array.from({ length: g.videoCount }, (_, v) => [
+              g.countries[g.videoCountry[v]!],
+              g.videoCreateDay[v],
+              [...g.videoTags.subarray(g.videoTagStart[v], g.videoTagStart[v + 1])],
+            ]);
           const gains = (g: typeof whole) => Array.from(g.gainVideo, (v, i) => [v, g.gainDay[i], g.gainViews[i]]);
           expect(byVideo(halves)).toEqual(byVideo(whole));
           expect(gains(halves)).toEqual(gains(whole));

@@ -112,7 +112,10 @@ for (const database of TEST_DATABASES) {
       expect(partial.accepted).toBe(10);
       const rerun = await context.ingest.ingestObservations(readRecords(file), { batchSize: 10 });
       expect(rerun).toMatchObject({ complete: true, accepted: 40, duplicate: 10 });
-      const count = await context.database.db.selectFrom("observations").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+      const count = await context.database.db
+        .selectFrom("observations")
+        .select((eb) => eb.fn.countAll().as("n"))
+        .executeTakeFirstOrThrow();
       expect(Number(count.n)).toBe(50);
     });
 

@@ -69,7 +69,8 @@ export function referenceCharts(records: readonly ObservationRecord[], catalog: 
     else {
       v.history.push(o);
       const l = v.latest;
-      if (o.at > l.at || (o.at === l.at && (o.views > l.views || (o.views === l.views && utf8(videoSig(o), videoSig(l)) > 0)))) v.latest = o;
+      if (o.at > l.at || (o.at === l.at && (o.views > l.views || (o.views === l.views && utf8(videoSig(o), videoSig(l)) > 0))))
+        v.latest = o;
     }
   }
   // Gains: first observation counts whole, later ones the gain over the highest before.
@@ -97,7 +98,7 @@ export function referenceCharts(records: readonly ObservationRecord[], catalog: 
   const lastDay = Math.max(...observations.map((o) => dayOf(o.at)));
   const regions = [...REGIONS.map((r) => r.id), "all_regions"];
   const industries = ["nothing", ...INDUSTRIES.map((i) => String(i.id))];
-  const charts = new Map<string, ReferenceChart & { full: any[] }>();
+  const charts = new Map<string, ReferenceChart>();
   const iso = (d: number) => new Date(d * DAY * 1000).toISOString().slice(0, 10);
 
   for (const region of regions) {
@@ -105,18 +106,18 @@ export function referenceCharts(records: readonly ObservationRecord[], catalog: 
       const everIn = new Map(industries.map((i) => [i, new Set<string>()]));
       const previousTop = new Map<string, string[]>(industries.map((i) => [i, []]));
       for (let day = firstDay; day <= lastDay; day++) {
-          const start = Math.max(day - period + 1, firstDay);
-          const inRegion = (id: string) => region === "all_regions" || videos.get(id)!.latest.region === region;
-          const tags = new Set<string>();
-          for (const v of videos.values()) for (const t of v.latest.tags) tags.add(t);
-          const stats = [...tags].map((tag) => {
-            const carrying = [...videos.entries()].filter(([id, v]) => v.latest.tags.includes(tag) && inRegion(id));
-            const ids = new Set(carrying.map(([id]) => id));
-            const publish = carrying.filter(([, v]) => dayOf(v.latest.create_time) >= start && dayOf(v.latest.create_time) <= day).length;
-            const windowGains = gains.filter((g) => ids.has(g.id) && g.day >= start && g.day <= day);
-            const views = windowGains.reduce((s, g) => s + g.gain, 0);
-            return { tag, publish, views, windowGains };
-          });
+        const start = Math.max(day - period + 1, firstDay);
+        const inRegion = (id: string) => region === "all_regions" || videos.get(id)!.latest.region === region;
+        const tags = new Set<string>();
+        for (const v of videos.values()) for (const t of v.latest.tags) tags.add(t);
+        const stats = [...tags].map((tag) => {
+          const carrying = [...videos.entries()].filter(([id, v]) => v.latest.tags.includes(tag) && inRegion(id));
+          const ids = new Set(carrying.map(([id]) => id));
+          const publish = carrying.filter(([, v]) => dayOf(v.latest.create_time) >= start && dayOf(v.latest.create_time) <= day).length;
+          const windowGains = gains.filter((g) => ids.has(g.id) && g.day >= start && g.day <= day);
+          const views = windowGains.reduce((s, g) => s + g.gain, 0);
+          return { tag, publish, views, windowGains };
+        });
         for (const industry of industries) {
           const previous = previousTop.get(industry)!;
           const industryOf = (tag: string) => {
@@ -190,14 +191,16 @@ export function referenceCharts(records: readonly ObservationRecord[], catalog: 
             };
           });
           for (const s of top) everIn.get(industry)!.add(s.tag);
-          previousTop.set(industry, top.map((s) => s.tag));
+          previousTop.set(
+            industry,
+            top.map((s) => s.tag),
+          );
           charts.set(`${day}|${region}|${period}|${industry}`, {
             as_of: iso(day),
             window_start: iso(start),
             window_end: iso(day),
             total: list.length,
             list: list.map((l) => l.item),
-            full: list,
           });
         }
       }

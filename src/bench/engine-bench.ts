@@ -120,7 +120,8 @@ async function runChild(kind: string, files: { history: string; lastDay: string;
 
   let databaseMb: number;
   if (kind === "sqlite") {
-    databaseMb = ["", "-wal"].reduce((sum, suffix) => sum + (fs.existsSync(url + suffix) ? fs.statSync(url + suffix).size : 0), 0) / 2 ** 20;
+    databaseMb =
+      ["", "-wal"].reduce((sum, suffix) => sum + (fs.existsSync(url + suffix) ? fs.statSync(url + suffix).size : 0), 0) / 2 ** 20;
   } else {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
@@ -169,17 +170,23 @@ if (values.child) {
     }
     console.log(`${kind}: ingesting, building, then one more day ...`);
     // Each database runs in its own process, so that peak RSS is its own.
-    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2), "--child", JSON.stringify({ kind, ...files })], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "inherit"],
-      maxBuffer: 1 << 26,
-    });
+    const child = spawnSync(
+      process.execPath,
+      [fileURLToPath(import.meta.url), ...process.argv.slice(2), "--child", JSON.stringify({ kind, ...files })],
+      {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+        maxBuffer: 1 << 26,
+      },
+    );
     const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
     if (!line) throw new Error(`${kind} benchmark failed:\n${child.stdout}`);
     results.push(JSON.parse(line.slice(7)) as Result);
   }
   const fmt = (n: number, digits = 1) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
-  console.log(`\nworld: ${days} days, ${videosPerDay.toLocaleString("en-US")} videos/day, machine: ${process.arch}, ${(await import("node:os")).cpus().length} cores, Node ${process.version}`);
+  console.log(
+    `\nworld: ${days} days, ${videosPerDay.toLocaleString("en-US")} videos/day, machine: ${process.arch}, ${(await import("node:os")).cpus().length} cores, Node ${process.version}`,
+  );
   console.log("| database | observations | ingest obs/s | full build s | charts | one more day s | peak RSS MB | database MB |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of results) {

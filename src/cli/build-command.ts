@@ -30,6 +30,10 @@ export function describeBuild(report: BuildReport): string {
     `charts: ${report.full ? "rebuilt" : "updated"} ${formatCount(report.days)} day(s) from ${formatDay(report.fromDay!)} ` +
     `to ${formatDay(report.lastDay)}, ${formatCount(report.charts)} charts from ${formatCount(report.observations)} observations ` +
     `in ${report.seconds.toFixed(1)} s` +
-    (report.stages ? ` (${Object.entries(report.stages).map(([stage, s]) => `${stage} ${s.toFixed(1)} s`).join(", ")})` : "")
+    (report.stages
+      ? ` (${Object.entries(report.stages)
+          .map(([stage, s]) => `${stage} ${s.toFixed(1)} s`)
+          .join(", ")})`
+      : "")
   );
 }

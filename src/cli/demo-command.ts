@@ -38,7 +38,8 @@ export async function runDemo(context: AppContext, output: Output): Promise<void
   const chart = await context.charts.getChart({ region: "all_regions", period: 7, industry: "nothing", page: 1, limit: 10 });
   output.info(`\nTop hashtags worldwide, 7 days to ${chart.as_of}:`);
   for (const item of chart.list) {
-    const move = item.rank_diff_type === 4 ? "new" : item.rank_diff_type === 2 ? "=" : `${item.rank_diff_type === 1 ? "+" : "-"}${item.rank_diff}`;
+    const move =
+      item.rank_diff_type === 4 ? "new" : item.rank_diff_type === 2 ? "=" : `${item.rank_diff_type === 1 ? "+" : "-"}${item.rank_diff}`;
     output.info(
       `${String(item.rank).padStart(3)}. #${item.hashtag_name.padEnd(24)} ${formatCount(item.video_views).padStart(14)} views ` +
         `${formatCount(item.publish_cnt).padStart(8)} posts  ${move.padStart(4)}  top in ${item.country_info.value}`,

@@ -36,10 +36,10 @@ export async function runIngest(context: AppContext, output: Output, files: stri
     for (const file of files) {
       const size = file === "-" ? 0 : fs.statSync(file).size;
       const bar = output.progress(file === "-" ? "stdin" : "ingest", size || 1, "bytes");
-      const report = await context.ingest.ingestObservations(
-        readRecords(file, { onBytes: (bytes) => bar.update(size ? bytes : 0) }),
-        { signal: abort.signal, ...(options.batchSize ? { batchSize: options.batchSize } : {}) },
-      );
+      const report = await context.ingest.ingestObservations(readRecords(file, { onBytes: (bytes) => bar.update(size ? bytes : 0) }), {
+        signal: abort.signal,
+        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      });
       bar.stop();
       result.files[file] = report;
       printReport(output, file, report);

@@ -43,9 +43,11 @@ program
   .requiredOption("--out <file>", "observations file to write (NDJSON), - for stdout")
   .requiredOption("--catalog <file>", "hashtag catalog file to write (JSON)")
   .option("--json", "print the summary as JSON")
-  .action(async (options: { seed: number; days: number; videosPerDay: number; start?: string; out: string; catalog: string; json?: boolean }) => {
-    await runSimulate(createOutput(options), options);
-  });
+  .action(
+    async (options: { seed: number; days: number; videosPerDay: number; start?: string; out: string; catalog: string; json?: boolean }) => {
+      await runSimulate(createOutput(options), options);
+    },
+  );
 
 program
   .command("ingest")
@@ -81,19 +83,29 @@ program
   .option("--as-of <date>", "the chart's day, YYYY-MM-DD (default: the latest)")
   .option("--page <n>", "page number (default: all rows)")
   .option("--limit <n>", "rows per page, at most 100")
-  .action(async (options: { region: string; period: string; industry: string; newToTop100?: boolean; asOf?: string; page?: string; limit?: string }) => {
-    await withContext((context) =>
-      runChart(context, {
-        region: options.region,
-        period: options.period,
-        industry_id: options.industry,
-        new_to_top_100: options.newToTop100 ? "true" : "false",
-        as_of: options.asOf,
-        page: options.page,
-        limit: options.limit,
-      }),
-    );
-  });
+  .action(
+    async (options: {
+      region: string;
+      period: string;
+      industry: string;
+      newToTop100?: boolean;
+      asOf?: string;
+      page?: string;
+      limit?: string;
+    }) => {
+      await withContext((context) =>
+        runChart(context, {
+          region: options.region,
+          period: options.period,
+          industry_id: options.industry,
+          new_to_top_100: options.newToTop100 ? "true" : "false",
+          as_of: options.asOf,
+          page: options.page,
+          limit: options.limit,
+        }),
+      );
+    },
+  );
 
 program
   .command("demo")

@@ -20,10 +20,7 @@ export class ConfigError extends Error {
  * Reads the configuration from `env`, with command-line overrides taking precedence.
  * Reports every problem at once instead of stopping at the first.
  */
-export function loadConfig(
-  env: NodeJS.ProcessEnv = process.env,
-  overrides: { databaseUrl?: string | undefined } = {},
-): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: { databaseUrl?: string | undefined } = {}): Config {
   const problems: string[] = [];
   const databaseUrl = overrides.databaseUrl ?? env.DATABASE_URL ?? path.join("data", "tagpulse.db");
   if (databaseUrl.trim() === "") problems.push("DATABASE_URL is empty");

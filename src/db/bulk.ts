@@ -12,10 +12,18 @@ const toPostgres = (sqlText: string) => {
 };
 
 /** Streams the rows of a query as arrays of column values, in chunks. */
-export async function* streamRows(database: Database, sqlText: string, params: unknown[] = [], chunk = 10_000): AsyncGenerator<unknown[][]> {
+export async function* streamRows(
+  database: Database,
+  sqlText: string,
+  params: unknown[] = [],
+  chunk = 10_000,
+): AsyncGenerator<unknown[][]> {
   if (database.sqlite) {
     let rows: unknown[][] = [];
-    for (const row of database.sqlite.prepare(sqlText).raw(true).iterate(...params) as Iterable<unknown[]>) {
+    for (const row of database.sqlite
+      .prepare(sqlText)
+      .raw(true)
+      .iterate(...params) as Iterable<unknown[]>) {
       rows.push(row);
       if (rows.length === chunk) {
         yield rows;

@@ -9,7 +9,6 @@ export const CHART_SIZE = 100;
 
 /** Chart regions: every supported country, then `all_regions`. */
 export const CHART_REGIONS: readonly string[] = [...REGIONS.map((r) => r.id), ALL_REGIONS];
-export const ALL_REGIONS_SLOT = CHART_REGIONS.length - 1;
 
 /** Chart industries: `nothing` (no filter), then every first-level industry id. */
 export const CHART_INDUSTRIES: readonly string[] = [NO_INDUSTRY, ...INDUSTRIES.map((i) => String(i.id))];

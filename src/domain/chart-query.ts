@@ -26,10 +26,14 @@ export function parseChartParams(params: ChartParams, options: { maxLimit: numbe
   }
   const regionText = params.region ?? ALL_REGIONS;
   const region = regionText.toLowerCase() === ALL_REGIONS ? ALL_REGIONS : findRegion(regionText)?.id;
-  if (!region) throw invalidParameter("region", `region must be all_regions or a supported country code, got ${JSON.stringify(regionText)}`);
+  if (!region)
+    throw invalidParameter("region", `region must be all_regions or a supported country code, got ${JSON.stringify(regionText)}`);
   const industry = (params.industry_id ?? "nothing").toLowerCase();
   if (!CHART_INDUSTRIES.includes(industry)) {
-    throw invalidParameter("industry_id", `industry_id must be nothing or a first-level industry id, got ${JSON.stringify(params.industry_id)}`);
+    throw invalidParameter(
+      "industry_id",
+      `industry_id must be nothing or a first-level industry id, got ${JSON.stringify(params.industry_id)}`,
+    );
   }
   const flag = (params.new_to_top_100 ?? "false").toLowerCase();
   if (flag !== "true" && flag !== "false") throw invalidParameter("new_to_top_100", "new_to_top_100 must be true or false");
@@ -38,7 +42,12 @@ export function parseChartParams(params: ChartParams, options: { maxLimit: numbe
     asOf = parseDay(params.as_of);
     if (asOf === undefined) throw invalidParameter("as_of", `as_of must be a date as YYYY-MM-DD, got ${JSON.stringify(params.as_of)}`);
   }
-  const query: { -readonly [K in keyof ChartQuery]: ChartQuery[K] } = { region, period: period as Period, industry, newToTop100: flag === "true" };
+  const query: { -readonly [K in keyof ChartQuery]: ChartQuery[K] } = {
+    region,
+    period: period as Period,
+    industry,
+    newToTop100: flag === "true",
+  };
   if (asOf !== undefined) query.asOf = asOf;
   if (options.paged || params.page !== undefined || params.limit !== undefined) {
     query.page = positiveInteger("page", params.page ?? "1");

@@ -77,12 +77,18 @@ export function createChartService(deps: { database: Database }): ChartService {
       if (!days) throw new TagpulseError("no_data", "no chart data yet: ingest observations and build the charts first");
       const asOf = query.asOf ?? days.last;
       if (asOf < days.first || asOf > days.last) {
-        throw new TagpulseError("no_data", `no chart for ${formatDay(asOf)}: charts exist from ${formatDay(days.first)} to ${formatDay(days.last)}`, {
-          param: "as_of",
-        });
+        throw new TagpulseError(
+          "no_data",
+          `no chart for ${formatDay(asOf)}: charts exist from ${formatDay(days.first)} to ${formatDay(days.last)}`,
+          {
+            param: "as_of",
+          },
+        );
       }
       if (!CHART_INDUSTRIES.includes(query.industry)) {
-        throw new TagpulseError("invalid_parameter", `industry ${query.industry} is not nothing or a first-level industry id`, { param: "industry_id" });
+        throw new TagpulseError("invalid_parameter", `industry ${query.industry} is not nothing or a first-level industry id`, {
+          param: "industry_id",
+        });
       }
       const region = query.region === ALL_REGIONS ? ALL_REGIONS : findRegion(query.region)?.id;
       if (!region) throw new TagpulseError("invalid_parameter", `region ${query.region} is not supported`, { param: "region" });
@@ -94,7 +100,11 @@ export function createChartService(deps: { database: Database }): ChartService {
         .where("period", "=", query.period)
         .where("industry", "=", query.industry)
         .executeTakeFirst();
-      if (!chart) throw new TagpulseError("no_data", `no chart for ${region}, ${query.period} days, industry ${query.industry} on ${formatDay(asOf)}`);
+      if (!chart)
+        throw new TagpulseError(
+          "no_data",
+          `no chart for ${region}, ${query.period} days, industry ${query.industry} on ${formatDay(asOf)}`,
+        );
 
       const packed = decodeInts(chart.entries);
       const entries: { entry: ChartEntry; rank: number }[] = [];
@@ -125,10 +135,21 @@ export function createChartService(deps: { database: Database }): ChartService {
       (await db.selectFrom("tags").select(["id", "name"]).where("id", "in", tags).execute()).map((r) => [r.id, r.name]),
     );
     const catalog = new Map(
-      (await db.selectFrom("hashtags").selectAll().where("name", "in", [...names.values()]).execute()).map((r) => [r.name, r]),
+      (
+        await db
+          .selectFrom("hashtags")
+          .selectAll()
+          .where("name", "in", [...names.values()])
+          .execute()
+      ).map((r) => [r.name, r]),
     );
     const series = new Map<number, DaySeries>();
-    for (const row of await db.selectFrom("tag_series").select(["tag", "days"]).where("tag", "in", tags).where("region", "=", region).execute()) {
+    for (const row of await db
+      .selectFrom("tag_series")
+      .select(["tag", "days"])
+      .where("tag", "in", tags)
+      .where("region", "=", region)
+      .execute()) {
       series.set(row.tag, decodeDaySeries(row.days));
     }
     const countries = region === ALL_REGIONS ? await topCountries(tags, start, end) : undefined;
@@ -168,7 +189,11 @@ export function createChartService(deps: { database: Database }): ChartService {
       .where("region", "!=", ALL_REGIONS)
       .execute();
     for (const row of stored) {
-      rows.push({ tag: row.tag, region: row.region, views: inWindow(decodeDaySeries(row.days), start, end).reduce((sum, d) => sum + d.views, 0) });
+      rows.push({
+        tag: row.tag,
+        region: row.region,
+        views: inWindow(decodeDaySeries(row.days), start, end).reduce((sum, d) => sum + d.views, 0),
+      });
     }
     const best = new Map<number, { region: string; views: number }>();
     for (const row of rows) {

@@ -69,9 +69,10 @@ export async function readVideoGains(database: Database, fromDay: number, firstD
   const file = database.sqlite?.name;
   if (!file || database.sqlite?.memory) return readGainsRange(database);
   // A full read is the build's largest cost: two readers, each on its own half of the videos.
-  const middle = database.sqlite!.prepare("select video_id from videos order by video_id limit 1 offset (select count(*) / 2 from videos)").pluck().get() as
-    | string
-    | undefined;
+  const middle = database
+    .sqlite!.prepare("select video_id from videos order by video_id limit 1 offset (select count(*) / 2 from videos)")
+    .pluck()
+    .get() as string | undefined;
   if (middle === undefined) return readGainsRange(database);
   const halves = await Promise.all([readInWorker(file, { below: middle }), readInWorker(file, { from: middle })]);
   return concatGains(halves);
@@ -150,7 +151,11 @@ export async function readGainsRange(database: Database, range: VideoRange = {})
   const params = [range.from, range.below].filter((b) => b !== undefined);
   const table = new VideoTable();
   const ids: string[] = [];
-  for await (const rows of streamRows(database, `select video_id, create_time, region, tags from videos ${where} order by video_id`, params)) {
+  for await (const rows of streamRows(
+    database,
+    `select video_id, create_time, region, tags from videos ${where} order by video_id`,
+    params,
+  )) {
     for (const row of rows as VideoRow[]) {
       ids.push(row[0]);
       table.push(row);
@@ -164,7 +169,11 @@ export async function readGainsRange(database: Database, range: VideoRange = {})
   let current = "";
   let highest = 0;
   let observations = 0;
-  for await (const rows of streamRows(database, `select video_id, observed_at, view_count from observations ${where} order by video_id, observed_at`, params)) {
+  for await (const rows of streamRows(
+    database,
+    `select video_id, observed_at, view_count from observations ${where} order by video_id, observed_at`,
+    params,
+  )) {
     for (const [id, at, views] of rows as [string, number | string, number | string][]) {
       observations++;
       if (id !== current) {
@@ -221,11 +230,19 @@ async function readGainsSince(database: Database, fromDay: number): Promise<Vide
   }
   const videoCount = videoIndex.size;
   const table = new VideoTable();
-  const into = { country: new Int32Array(videoCount), createDay: new Float64Array(videoCount), tagLists: new Array<Int32Array>(videoCount) };
+  const into = {
+    country: new Int32Array(videoCount),
+    createDay: new Float64Array(videoCount),
+    tagLists: new Array<Int32Array>(videoCount),
+  };
   const highest = new Float64Array(videoCount);
   for (const part of chunks([...videoIndex.keys()], 10_000)) {
     const marks = part.map(() => "?").join(", ");
-    for await (const rows of streamRows(database, `select video_id, create_time, region, tags from videos where video_id in (${marks})`, part)) {
+    for await (const rows of streamRows(
+      database,
+      `select video_id, create_time, region, tags from videos where video_id in (${marks})`,
+      part,
+    )) {
       for (const row of rows as VideoRow[]) table.set(videoIndex.get(row[0])!, row, into);
     }
     for await (const rows of streamRows(

@@ -3,7 +3,7 @@ import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { GrowableInt32 } from "../lib/growable.js";
 import { chunks, compareUtf8 } from "../lib/order.js";
-import { ALL_REGIONS_SLOT, CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
+import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
 import { readDirtyFrom } from "./engine-state.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
 import { readVideoGains, type VideoGains } from "./engine-gains.js";
@@ -108,7 +108,10 @@ export function createEngineService(deps: { database: Database }): EngineService
       }
       const firstDay = dayOf(Number(span.first));
       const lastDay = dayOf(Number(span.last));
-      const built = await db.selectFrom("charts").select((eb) => eb.fn.max("day").as("last")).executeTakeFirst();
+      const built = await db
+        .selectFrom("charts")
+        .select((eb) => eb.fn.max("day").as("last"))
+        .executeTakeFirst();
       // Days the data reached without new observations on them (a quiet day) still need charts.
       const stale = Math.min(dirty ?? Number.POSITIVE_INFINITY, built?.last == null ? firstDay : Number(built.last) + 1);
       if (!full && stale > lastDay) return report(started, { firstDay, lastDay });
@@ -180,7 +183,9 @@ export function createEngineService(deps: { database: Database }): EngineService
         return slot === undefined || p === undefined || i === undefined ? undefined : seriesIndex(slot, p, i);
       };
       if (fromDay > firstDay) {
-        for await (const rows of streamRows(database, "select region, period, industry, entries from charts where day = ?", [fromDay - 1])) {
+        for await (const rows of streamRows(database, "select region, period, industry, entries from charts where day = ?", [
+          fromDay - 1,
+        ])) {
           for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
             const s = seriesOf(region, Number(period), industry);
             if (s === undefined) continue;
@@ -343,7 +348,11 @@ export function createEngineService(deps: { database: Database }): EngineService
         const from = slot === undefined ? 0 : slotStart[slot]!;
         const to = slot === undefined ? 0 : slotStart[slot + 1]!;
         if (count === 0) {
-          seriesRows.push([tag, region, encodeDaySeries(addedDays.subarray(from, to), addedViews.subarray(from, to), addedPubs.subarray(from, to))]);
+          seriesRows.push([
+            tag,
+            region,
+            encodeDaySeries(addedDays.subarray(from, to), addedViews.subarray(from, to), addedPubs.subarray(from, to)),
+          ]);
           continue;
         }
         const days = [...before!.days.subarray(0, count), ...addedDays.subarray(from, to)];
@@ -493,7 +502,11 @@ function aggregateDays(gains: VideoGains, fromDay: number, lastDay: number, tagC
     touched.length = 0;
     const counts = new Int32Array(all + 1);
     for (const cell of cells) counts[Math.floor(cell / tagCount)]!++;
-    const perRegion: RegionDay[] = Array.from(counts, (n) => ({ tags: new Int32Array(n), views: new Float64Array(n), pubs: new Int32Array(n) }));
+    const perRegion: RegionDay[] = Array.from(counts, (n) => ({
+      tags: new Int32Array(n),
+      views: new Float64Array(n),
+      pubs: new Int32Array(n),
+    }));
     const filled = new Int32Array(all + 1);
     for (const cell of cells) {
       const r = Math.floor(cell / tagCount);

@@ -22,233 +22,233 @@ export const REGIONS: readonly Region[] = [
   {
     id: "US",
     value: "United States",
-    label: "US"
+    label: "US",
   },
   {
     id: "FR",
     value: "France",
-    label: "FR"
+    label: "FR",
   },
   {
     id: "DE",
     value: "Germany",
-    label: "DE"
+    label: "DE",
   },
   {
     id: "IT",
     value: "Italy",
-    label: "IT"
+    label: "IT",
   },
   {
     id: "ES",
     value: "Spain",
-    label: "ES"
+    label: "ES",
   },
   {
     id: "GB",
     value: "United Kingdom",
-    label: "GB"
+    label: "GB",
   },
   {
     id: "AR",
     value: "Argentina",
-    label: "AR"
+    label: "AR",
   },
   {
     id: "AU",
     value: "Australia",
-    label: "AU"
+    label: "AU",
   },
   {
     id: "BR",
     value: "Brazil",
-    label: "BR"
+    label: "BR",
   },
   {
     id: "CA",
     value: "Canada",
-    label: "CA"
+    label: "CA",
   },
   {
     id: "CO",
     value: "Colombia",
-    label: "CO"
+    label: "CO",
   },
   {
     id: "EG",
     value: "Egypt",
-    label: "EG"
+    label: "EG",
   },
   {
     id: "ID",
     value: "Indonesia",
-    label: "ID"
+    label: "ID",
   },
   {
     id: "IL",
     value: "Israel",
-    label: "IL"
+    label: "IL",
   },
   {
     id: "JP",
     value: "Japan",
-    label: "JP"
+    label: "JP",
   },
   {
     id: "KR",
     value: "South Korea",
-    label: "KR"
+    label: "KR",
   },
   {
     id: "MY",
     value: "Malaysia",
-    label: "MY"
+    label: "MY",
   },
   {
     id: "MX",
     value: "Mexico",
-    label: "MX"
+    label: "MX",
   },
   {
     id: "PH",
     value: "Philippines",
-    label: "PH"
+    label: "PH",
   },
   {
     id: "SA",
     value: "Saudi Arabia",
-    label: "SA"
+    label: "SA",
   },
   {
     id: "SG",
     value: "Singapore",
-    label: "SG"
+    label: "SG",
   },
   {
     id: "ZA",
     value: "South Africa",
-    label: "ZA"
+    label: "ZA",
   },
   {
     id: "TW",
     value: "Taiwan",
-    label: "TW"
+    label: "TW",
   },
   {
     id: "TH",
     value: "Thailand",
-    label: "TH"
+    label: "TH",
   },
   {
     id: "TR",
     value: "Turkey",
-    label: "TR"
+    label: "TR",
   },
   {
     id: "AE",
     value: "United Arab Emirates",
-    label: "AE"
+    label: "AE",
   },
   {
     id: "VN",
     value: "Vietnam",
-    label: "VN"
-  }
+    label: "VN",
+  },
 ];
 
-export const REGION_ALIASES: Readonly<Record<string, string>> = {"UK":"GB"};
+export const REGION_ALIASES: Readonly<Record<string, string>> = { UK: "GB" };
 
 export const INDUSTRIES: readonly Industry[] = [
   {
     id: 10000000000,
     value: "Education",
-    label: "label_10000000000"
+    label: "label_10000000000",
   },
   {
     id: 11000000000,
     value: "Vehicle & Transportation",
-    label: "label_11000000000"
+    label: "label_11000000000",
   },
   {
     id: 12000000000,
     value: "Baby, Kids & Maternity",
-    label: "label_12000000000"
+    label: "label_12000000000",
   },
   {
     id: 13000000000,
     value: "Financial Services",
-    label: "label_13000000000"
+    label: "label_13000000000",
   },
   {
     id: 14000000000,
     value: "Beauty & Personal Care",
-    label: "label_14000000000"
+    label: "label_14000000000",
   },
   {
     id: 15000000000,
     value: "Tech & Electronics",
-    label: "label_15000000000"
+    label: "label_15000000000",
   },
   {
     id: 17000000000,
     value: "Travel",
-    label: "label_17000000000"
+    label: "label_17000000000",
   },
   {
     id: 18000000000,
     value: "Household Products",
-    label: "label_18000000000"
+    label: "label_18000000000",
   },
   {
     id: 19000000000,
     value: "Pets",
-    label: "label_19000000000"
+    label: "label_19000000000",
   },
   {
     id: 21000000000,
     value: "Home Improvement",
-    label: "label_21000000000"
+    label: "label_21000000000",
   },
   {
     id: 22000000000,
     value: "Apparel & Accessories",
-    label: "label_22000000000"
+    label: "label_22000000000",
   },
   {
     id: 23000000000,
     value: "News & Entertainment",
-    label: "label_23000000000"
+    label: "label_23000000000",
   },
   {
     id: 24000000000,
     value: "Business Services",
-    label: "label_24000000000"
+    label: "label_24000000000",
   },
   {
     id: 25000000000,
     value: "Games",
-    label: "label_25000000000"
+    label: "label_25000000000",
   },
   {
     id: 26000000000,
     value: "Life Services",
-    label: "label_26000000000"
+    label: "label_26000000000",
   },
   {
     id: 27000000000,
     value: "Food & Beverage",
-    label: "label_27000000000"
+    label: "label_27000000000",
   },
   {
     id: 28000000000,
     value: "Sports & Outdoor",
-    label: "label_28000000000"
+    label: "label_28000000000",
   },
   {
     id: 29000000000,
     value: "Health",
-    label: "label_29000000000"
-  }
+    label: "label_29000000000",
+  },
 ];
 
 const regionById = new Map(REGIONS.map((r) => [r.id, r]));

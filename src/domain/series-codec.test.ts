@@ -38,18 +38,21 @@ describe("series codec", () => {
 describe("region day codec", () => {
   it("round-trips columns of any length, from unaligned bytes too", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.nat()), { maxLength: 40 }), (rows) => {
-        const encoded = encodeRegionDay({
-          tags: Int32Array.from(rows.map((r) => r[0])),
-          views: Float64Array.from(rows.map((r) => r[1])),
-          pubs: Int32Array.from(rows.map((r) => r[2])),
-        });
-        const unaligned = Buffer.concat([Buffer.from([9]), encoded]).subarray(1);
-        const decoded = decodeRegionDay(unaligned);
-        expect([...decoded.tags]).toEqual(rows.map((r) => r[0]));
-        expect([...decoded.views]).toEqual(rows.map((r) => r[1]));
-        expect([...decoded.pubs]).toEqual(rows.map((r) => r[2]));
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.nat()), { maxLength: 40 }),
+        (rows) => {
+          const encoded = encodeRegionDay({
+            tags: Int32Array.from(rows.map((r) => r[0])),
+            views: Float64Array.from(rows.map((r) => r[1])),
+            pubs: Int32Array.from(rows.map((r) => r[2])),
+          });
+          const unaligned = Buffer.concat([Buffer.from([9]), encoded]).subarray(1);
+          const decoded = decodeRegionDay(unaligned);
+          expect([...decoded.tags]).toEqual(rows.map((r) => r[0]));
+          expect([...decoded.views]).toEqual(rows.map((r) => r[1]));
+          expect([...decoded.pubs]).toEqual(rows.map((r) => r[2]));
+        },
+      ),
     );
   });
 });

@@ -10,7 +10,10 @@ describe("TopK", () => {
         const better = (a: number, b: number) => values[a]! > values[b]! || (values[a] === values[b] && a < b);
         const top = new TopK(k, better);
         values.forEach((_, i) => top.offer(i));
-        const expected = values.map((_, i) => i).sort((a, b) => (better(a, b) ? -1 : 1)).slice(0, k);
+        const expected = values
+          .map((_, i) => i)
+          .sort((a, b) => (better(a, b) ? -1 : 1))
+          .slice(0, k);
         expect([...top.sorted()]).toEqual(expected);
       }),
     );

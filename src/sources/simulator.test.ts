@@ -234,7 +234,10 @@ describe("createSimulation", () => {
     }
     expect(untagged / videos.size).toBeGreaterThan(0.03);
     expect(untagged / videos.size).toBeLessThan(0.2);
-    const top = [...uses].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([t]) => t);
+    const top = [...uses]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5)
+      .map(([t]) => t);
     expect(top).toContain("fyp");
     expect(uses.size).toBeGreaterThan(2000);
   });
@@ -249,7 +252,10 @@ describe("createSimulation", () => {
     const covered = REGIONS.filter((r) => counts.has(r.id)).length;
     expect(covered).toBeGreaterThanOrEqual(REGIONS.length - 2);
     expect([...counts.keys()].some((code) => !supported.has(code))).toBe(true);
-    const top = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([code]) => code);
+    const top = [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([code]) => code);
     for (const big of ["US", "ID", "BR", "MX"]) expect(top).toContain(big);
   });
 

@@ -119,43 +119,127 @@ const LOCAL_HOUR_WEIGHTS = [3, 2, 1.5, 1, 1, 1.2, 2, 3, 4, 4.5, 5, 5.5, 6, 6, 6,
 // Reference vocabulary
 // ---------------------------------------------------------------------------------------------
 
-type Lang = "en" | "es" | "pt" | "id" | "tr" | "vi" | "th" | "ja" | "ko" | "ar" | "he" | "zh" | "de" | "fr" | "it" | "tl" | "pl" | "nl" | "ro";
-const LANGS: readonly Lang[] = ["en", "es", "pt", "id", "tr", "vi", "th", "ja", "ko", "ar", "he", "zh", "de", "fr", "it", "tl", "pl", "nl", "ro"];
+type Lang =
+  "en" | "es" | "pt" | "id" | "tr" | "vi" | "th" | "ja" | "ko" | "ar" | "he" | "zh" | "de" | "fr" | "it" | "tl" | "pl" | "nl" | "ro";
+const LANGS: readonly Lang[] = [
+  "en",
+  "es",
+  "pt",
+  "id",
+  "tr",
+  "vi",
+  "th",
+  "ja",
+  "ko",
+  "ar",
+  "he",
+  "zh",
+  "de",
+  "fr",
+  "it",
+  "tl",
+  "pl",
+  "nl",
+  "ro",
+];
 
 /** Topics with an industry id (0: none) and their word in each of LANGS, in that order. */
 const CONCEPTS: ReadonlyArray<readonly [number, string]> = [
   [27000000000, "food|comida|comida|makanan|yemek|ẩmthực|อาหาร|グルメ|먹방|اكل|אוכל|美食|essen|bouffe|cibo|pagkain|jedzenie|eten|mâncare"],
-  [27000000000, "recipe|receta|receita|resep|tarif|côngthức|สูตรอาหาร|レシピ|레시피|وصفات|מתכון|食譜|rezept|recette|ricetta|resipe|przepis|recept|rețetă"],
-  [27000000000, "cooking|cocina|cozinha|masak|mutfak|nấuăn|ทำอาหาร|料理|요리|طبخ|בישול|做菜|kochen|cuisine|cucina|luto|gotowanie|koken|gătit"],
+  [
+    27000000000,
+    "recipe|receta|receita|resep|tarif|côngthức|สูตรอาหาร|レシピ|레시피|وصفات|מתכון|食譜|rezept|recette|ricetta|resipe|przepis|recept|rețetă",
+  ],
+  [
+    27000000000,
+    "cooking|cocina|cozinha|masak|mutfak|nấuăn|ทำอาหาร|料理|요리|طبخ|בישול|做菜|kochen|cuisine|cucina|luto|gotowanie|koken|gătit",
+  ],
   [27000000000, "coffee|cafecito|cafezinho|kopi|kahve|càphê|กาแฟ|コーヒー|커피|قهوة|קפה|咖啡|kaffee|café|caffè|kape|kawa|koffie|cafea"],
-  [17000000000, "travel|viaje|viagem|jalanjalan|seyahat|dulịch|ท่องเที่ยว|旅行|여행|سفر|טיול|旅遊|reisen|voyage|viaggio|biyahe|podróże|reizen|călătorii"],
+  [
+    17000000000,
+    "travel|viaje|viagem|jalanjalan|seyahat|dulịch|ท่องเที่ยว|旅行|여행|سفر|טיול|旅遊|reisen|voyage|viaggio|biyahe|podróże|reizen|călătorii",
+  ],
   [17000000000, "beach|playa|praia|pantai|deniz|biển|ทะเล|海|바다|بحر|ים|海邊|strand|plage|mare|dagat|morze|zee|plajă"],
   [0, "love|amor|amor|cinta|aşk|tìnhyêu|ความรัก|恋愛|사랑|حب|אהבה|愛情|liebe|amour|amore|pagibig|miłość|liefde|dragoste"],
-  [23000000000, "funny|humor|humor|lucu|komik|hàihước|ตลก|面白い|웃긴영상|مضحك|מצחיק|搞笑|lustig|humour|divertente|katatawanan|śmieszne|grappig|amuzant"],
+  [
+    23000000000,
+    "funny|humor|humor|lucu|komik|hàihước|ตลก|面白い|웃긴영상|مضحك|מצחיק|搞笑|lustig|humour|divertente|katatawanan|śmieszne|grappig|amuzant",
+  ],
   [23000000000, "dance|baile|dança|joget|dans|nhảy|เต้น|ダンス|댄스|رقص|ריקוד|跳舞|tanzen|danse|ballo|sayaw|taniec|dansen|dansuri"],
-  [23000000000, "music|música|músicas|musik|müzik|âmnhạc|เพลง|音楽|음악|موسيقى|מוזיקה|音樂|lieder|musique|musica|musika|muzyka|muziek|muzică"],
-  [28000000000, "football|fútbol|futebol|sepakbola|futbol|bóngđá|ฟุตบอล|サッカー|축구|كورة|כדורגל|足球|fußball|foot|calcio|basketball|piłkanożna|voetbal|fotbal"],
-  [29000000000, "workout|ejercicio|treino|olahraga|spor|tậpgym|ออกกำลังกาย|筋トレ|운동|تمارين|אימון|健身|training|muscu|allenamento|ehersisyo|trening|sporten|antrenament"],
-  [29000000000, "health|salud|saúde|kesehatan|sağlık|sứckhỏe|สุขภาพ|健康|건강|صحة|בריאות|養生|gesundheit|santé|salute|kalusugan|zdrowie|gezondheid|sănătate"],
-  [12000000000, "family|familia|família|keluarga|aile|giađình|ครอบครัว|家族|가족|عائلة|משפחה|家庭|familie|famille|famiglia|pamilya|rodzina|gezin|familia"],
+  [
+    23000000000,
+    "music|música|músicas|musik|müzik|âmnhạc|เพลง|音楽|음악|موسيقى|מוזיקה|音樂|lieder|musique|musica|musika|muzyka|muziek|muzică",
+  ],
+  [
+    28000000000,
+    "football|fútbol|futebol|sepakbola|futbol|bóngđá|ฟุตบอล|サッカー|축구|كورة|כדורגל|足球|fußball|foot|calcio|basketball|piłkanożna|voetbal|fotbal",
+  ],
+  [
+    29000000000,
+    "workout|ejercicio|treino|olahraga|spor|tậpgym|ออกกำลังกาย|筋トレ|운동|تمارين|אימון|健身|training|muscu|allenamento|ehersisyo|trening|sporten|antrenament",
+  ],
+  [
+    29000000000,
+    "health|salud|saúde|kesehatan|sağlık|sứckhỏe|สุขภาพ|健康|건강|صحة|בריאות|養生|gesundheit|santé|salute|kalusugan|zdrowie|gezondheid|sănătate",
+  ],
+  [
+    12000000000,
+    "family|familia|família|keluarga|aile|giađình|ครอบครัว|家族|가족|عائلة|משפחה|家庭|familie|famille|famiglia|pamilya|rodzina|gezin|familia",
+  ],
   [12000000000, "baby|bebé|bebê|bayi|bebek|embé|ลูก|赤ちゃん|아기|طفل|תינוק|寶寶|babyglück|bébé|neonato|sanggol|niemowlę|babytje|bebeluș"],
-  [22000000000, "fashion|moda|modafeminina|fesyen|stil|thờitrang|แฟชั่น|ファッション|패션|موضة|אופנה|穿搭|mode|tenue|outfititalia|pormahan|stylizacja|kleding|modă"],
-  [14000000000, "makeup|maquillaje|maquiagem|riasan|makyaj|trangđiểm|แต่งหน้า|メイク|메이크업|مكياج|איפור|化妝|schminke|maquillage|trucco|kolorete|makijaż|opmaken|machiaj"],
-  [14000000000, "skincare|cuidadodelapiel|cuidadoscomapele|perawatanwajah|ciltbakımı|chămsócda|ดูแลผิว|スキンケア|스킨케어|العنايةبالبشرة|טיפוחעור|保養|hautpflege|soinsdelapeau|curadellapelle|pampaganda|pielęgnacja|huidverzorging|îngrijireapielii"],
+  [
+    22000000000,
+    "fashion|moda|modafeminina|fesyen|stil|thờitrang|แฟชั่น|ファッション|패션|موضة|אופנה|穿搭|mode|tenue|outfititalia|pormahan|stylizacja|kleding|modă",
+  ],
+  [
+    14000000000,
+    "makeup|maquillaje|maquiagem|riasan|makyaj|trangđiểm|แต่งหน้า|メイク|메이크업|مكياج|איפור|化妝|schminke|maquillage|trucco|kolorete|makijaż|opmaken|machiaj",
+  ],
+  [
+    14000000000,
+    "skincare|cuidadodelapiel|cuidadoscomapele|perawatanwajah|ciltbakımı|chămsócda|ดูแลผิว|スキンケア|스킨케어|العنايةبالبشرة|טיפוחעור|保養|hautpflege|soinsdelapeau|curadellapelle|pampaganda|pielęgnacja|huidverzorging|îngrijireapielii",
+  ],
   [19000000000, "cat|gato|gatinho|kucing|kedi|mèo|แมว|猫|고양이|قطط|חתול|貓咪|katze|chat|gatto|pusa|kot|kat|pisică"],
   [19000000000, "dog|perro|cachorro|anjing|köpek|chó|หมา|犬|강아지|كلاب|כלב|狗狗|hund|chien|cane|aso|pies|hond|câine"],
   [13000000000, "money|dinero|dinheiro|uang|para|tiền|เงิน|お金|돈|فلوس|כסף|理財|geld|argent|soldi|pera|pieniądze|centjes|bani"],
-  [24000000000, "business|negocio|negócios|bisnis|girişim|kinhdoanh|ธุรกิจ|起業|사업|بزنس|עסקים|創業|unternehmen|entreprise|affari|negosyo|biznes|ondernemen|afaceri"],
-  [10000000000, "school|escuela|escola|sekolah|okul|trườnghọc|โรงเรียน|学校|학교|مدرسة|ביתספר|學校|schule|école|scuola|eskwela|szkoła|schoolleven|școală"],
+  [
+    24000000000,
+    "business|negocio|negócios|bisnis|girişim|kinhdoanh|ธุรกิจ|起業|사업|بزنس|עסקים|創業|unternehmen|entreprise|affari|negosyo|biznes|ondernemen|afaceri",
+  ],
+  [
+    10000000000,
+    "school|escuela|escola|sekolah|okul|trườnghọc|โรงเรียน|学校|학교|مدرسة|ביתספר|學校|schule|école|scuola|eskwela|szkoła|schoolleven|școală",
+  ],
   [11000000000, "car|carros|carro|mobil|araba|xehơi|รถยนต์|車|자동차|سيارات|רכב|汽車|autos|voiture|macchina|kotse|samochód|autos|mașină"],
   [18000000000, "home|hogar|casa|rumah|evim|nhàcửa|บ้าน|暮らし|집|بيت|בית|居家|zuhause|maison|casamia|bahay|dom|thuis|casă"],
-  [21000000000, "decor|decoración|decoração|dekorasi|dekorasyon|trangtrí|แต่งบ้าน|インテリア|인테리어|ديكور|עיצוב|裝潢|deko|déco|arredamento|palamuti|wystrój|interieur|amenajare"],
-  [25000000000, "games|videojuegos|jogos|gamer|oyun|tròchơi|เกม|ゲーム|게임|العاب|גיימינג|遊戲|zocken|jeuxvidéo|videogiochi|laro|gry|gamen|jocuri"],
-  [15000000000, "tech|tecnología|tecnologia|teknologi|teknoloji|côngnghệ|เทคโนโลยี|ガジェット|테크|تقنية|טכנולוגיה|科技|technik|techno|tecnologico|teknolohiya|technologia|techniek|tehnologie"],
-  [26000000000, "wedding|boda|casamento|pernikahan|düğün|đámcưới|งานแต่ง|結婚式|결혼식|زفاف|חתונה|婚禮|hochzeit|mariage|matrimonio|kasal|ślub|bruiloft|nuntă"],
-  [0, "daily|rutina|rotina|harian|günlük|hằngngày|ชีวิตประจำวัน|日常|일상|يوميات|יומיום|日常生活|alltag|quotidien|quotidiano|arawaraw|codzienność|dagelijks|zilnic"],
-  [0, "friends|amigos|amigas|sahabat|arkadaş|bạnbè|เพื่อน|友達|친구|اصدقاء|חברים|朋友|freunde|amis|amici|barkada|przyjaciele|vrienden|prieteni"],
-  [23000000000, "news|noticias|notícias|berita|haber|tintức|ข่าว|ニュース|뉴스|اخبار|חדשות|新聞|nachrichten|actu|notizie|balita|wiadomości|nieuws|știri"],
+  [
+    21000000000,
+    "decor|decoración|decoração|dekorasi|dekorasyon|trangtrí|แต่งบ้าน|インテリア|인테리어|ديكور|עיצוב|裝潢|deko|déco|arredamento|palamuti|wystrój|interieur|amenajare",
+  ],
+  [
+    25000000000,
+    "games|videojuegos|jogos|gamer|oyun|tròchơi|เกม|ゲーム|게임|العاب|גיימינג|遊戲|zocken|jeuxvidéo|videogiochi|laro|gry|gamen|jocuri",
+  ],
+  [
+    15000000000,
+    "tech|tecnología|tecnologia|teknologi|teknoloji|côngnghệ|เทคโนโลยี|ガジェット|테크|تقنية|טכנולוגיה|科技|technik|techno|tecnologico|teknolohiya|technologia|techniek|tehnologie",
+  ],
+  [
+    26000000000,
+    "wedding|boda|casamento|pernikahan|düğün|đámcưới|งานแต่ง|結婚式|결혼식|زفاف|חתונה|婚禮|hochzeit|mariage|matrimonio|kasal|ślub|bruiloft|nuntă",
+  ],
+  [
+    0,
+    "daily|rutina|rotina|harian|günlük|hằngngày|ชีวิตประจำวัน|日常|일상|يوميات|יומיום|日常生活|alltag|quotidien|quotidiano|arawaraw|codzienność|dagelijks|zilnic",
+  ],
+  [
+    0,
+    "friends|amigos|amigas|sahabat|arkadaş|bạnbè|เพื่อน|友達|친구|اصدقاء|חברים|朋友|freunde|amis|amici|barkada|przyjaciele|vrienden|prieteni",
+  ],
+  [
+    23000000000,
+    "news|noticias|notícias|berita|haber|tintức|ข่าว|ニュース|뉴스|اخبار|חדשות|新聞|nachrichten|actu|notizie|balita|wiadomości|nieuws|știri",
+  ],
 ];
 
 /** Each language's "for you" tags and a few modifiers used to build local names. */
@@ -201,10 +285,19 @@ const EN_WORDS: ReadonlyArray<readonly [number, string]> = [
   [27000000000, "food recipe cooking foodie pasta coffee baking ramen bbq dessert pizza sushi mukbang snack"],
   [28000000000, "football soccer nba gym running hiking surf golf tennis boxing basketball cricket"],
   [29000000000, "health fitness yoga workout wellness mentalhealth nutrition sleep weightloss therapy"],
-  [0, "love life vibes funny dance happy night summer winter morning friends couple story pov trend challenge random aesthetic cute girl boy sad mood weekend party sunset city art asmr satisfying relatable dream magic moon star sun rain chill cozy retro wild sweet spicy golden pink blue green black holiday christmas halloween spring autumn birthday sister brother bestie vlog prank duet transition lipsync glow soft main cottage dark clean girl y2k"],
+  [
+    0,
+    "love life vibes funny dance happy night summer winter morning friends couple story pov trend challenge random aesthetic cute girl boy sad mood weekend party sunset city art asmr satisfying relatable dream magic moon star sun rain chill cozy retro wild sweet spicy golden pink blue green black holiday christmas halloween spring autumn birthday sister brother bestie vlog prank duet transition lipsync glow soft main cottage dark clean girl y2k",
+  ],
 ];
-const EN_SUFFIXES = "tok life vibes time check hack hacks tips lover lovers gram day challenge core club goals addict daily routine haul tutorial review inspo ideas era season trend edit squad world vlog 101 mode".split(" ");
-const EN_PREFIXES = "my daily diy asmr mini best easy quick summer winter late cozy budget healthy homemade real pro lazy tiny vintage weekend aesthetic new".split(" ");
+const EN_SUFFIXES =
+  "tok life vibes time check hack hacks tips lover lovers gram day challenge core club goals addict daily routine haul tutorial review inspo ideas era season trend edit squad world vlog 101 mode".split(
+    " ",
+  );
+const EN_PREFIXES =
+  "my daily diy asmr mini best easy quick summer winter late cozy budget healthy homemade real pro lazy tiny vintage weekend aesthetic new".split(
+    " ",
+  );
 
 /** The everyday worldwide hashtags and their relative weight: they top every chart. */
 const HEAD_HASHTAGS =
@@ -272,25 +365,77 @@ const DEFAULT_PROFILE: CountryProfile = { weight: 5, utcOffset: 0, lang: "en", n
 
 /** First and last names: `display` or `display/roman` when the display form is not Latin. */
 const NAME_GROUPS: Readonly<Record<NameGroupKey, { first: string; last: string }>> = {
-  en: { first: "Emma Olivia Ava Mia Sophia Chloe Becky Madison Jack Liam Noah James Lucas Ethan Tyler Jake Grace Lily Zoe Ryan Kayla Brandon Jess Megan", last: "Mae Smith Johnson Brown Miller Davis Wilson Taylor Clark Lewis Walker Hughes Evans Murphy" },
-  es: { first: "María Sofía Valentina Lucía Camila Isabella Daniela José Juan Carlos Diego Mateo Santiago Luis Andrés Fernanda Ximena", last: "García Martínez López Hernández González Rodríguez Pérez Sánchez Ramírez Torres Flores Castillo" },
-  pt: { first: "Ana Beatriz Júlia Larissa Gabriela João Pedro Lucas Gabriel Rafael Matheus Thiago Letícia Camila", last: "Silva Santos Oliveira Souza Costa Pereira Ferreira Almeida Lima Carvalho" },
-  id: { first: "Putri Dewi Siti Ayu Rizky Budi Agus Dimas Fajar Nabila Rina Indah Bayu Aulia Nurul", last: "Pratama Saputra Wijaya Lestari Hidayat Kurniawan Santoso Rahman Sari Nugroho" },
-  tr: { first: "Elif Zeynep Ayşe Merve Mehmet Ahmet Emre Burak Can Ece Deniz Yusuf Büşra", last: "Yılmaz Kaya Demir Şahin Çelik Yıldız Aydın Öztürk Arslan" },
+  en: {
+    first:
+      "Emma Olivia Ava Mia Sophia Chloe Becky Madison Jack Liam Noah James Lucas Ethan Tyler Jake Grace Lily Zoe Ryan Kayla Brandon Jess Megan",
+    last: "Mae Smith Johnson Brown Miller Davis Wilson Taylor Clark Lewis Walker Hughes Evans Murphy",
+  },
+  es: {
+    first: "María Sofía Valentina Lucía Camila Isabella Daniela José Juan Carlos Diego Mateo Santiago Luis Andrés Fernanda Ximena",
+    last: "García Martínez López Hernández González Rodríguez Pérez Sánchez Ramírez Torres Flores Castillo",
+  },
+  pt: {
+    first: "Ana Beatriz Júlia Larissa Gabriela João Pedro Lucas Gabriel Rafael Matheus Thiago Letícia Camila",
+    last: "Silva Santos Oliveira Souza Costa Pereira Ferreira Almeida Lima Carvalho",
+  },
+  id: {
+    first: "Putri Dewi Siti Ayu Rizky Budi Agus Dimas Fajar Nabila Rina Indah Bayu Aulia Nurul",
+    last: "Pratama Saputra Wijaya Lestari Hidayat Kurniawan Santoso Rahman Sari Nugroho",
+  },
+  tr: {
+    first: "Elif Zeynep Ayşe Merve Mehmet Ahmet Emre Burak Can Ece Deniz Yusuf Büşra",
+    last: "Yılmaz Kaya Demir Şahin Çelik Yıldız Aydın Öztürk Arslan",
+  },
   vi: { first: "Linh Thảo Minh Anh Hương Trang Hùng Tuấn Dũng Ngọc Vy Khánh", last: "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Đặng" },
-  th: { first: "ปลา/pla น้ำ/nam ฝน/fon มายด์/mind เบียร์/beer พลอย/ploy แพรว/praew ต้น/ton บีม/beam แบงค์/bank", last: "Srisuk Chaiyaporn Wongsa Suksawat Boonmee Rattana" },
-  ja: { first: "さくら/sakura ゆき/yuki はると/haruto ゆな/yuna れん/ren あおい/aoi ひな/hina そうた/sota みお/mio りく/riku", last: "佐藤/sato 鈴木/suzuki 高橋/takahashi 田中/tanaka 伊藤/ito 山本/yamamoto 中村/nakamura" },
-  ko: { first: "민지/minji 지수/jisoo 서연/seoyeon 지훈/jihoon 서준/seojun 하은/haeun 도윤/doyoon 예린/yerin", last: "김/kim 이/lee 박/park 최/choi 정/jung 강/kang" },
-  ar: { first: "محمد/mohamed أحمد/ahmed فاطمة/fatma عمر/omar نور/nour سارة/sara يوسف/youssef مريم/mariam خالد/khaled ليلى/layla", last: "العتيبي/alotaibi حسن/hassan علي/ali ابراهيم/ibrahim الشمري/alshammari محمود/mahmoud" },
-  he: { first: "נועה/noa יעל/yael תמר/tamar איתי/itay דניאל/daniel עומר/omer שירה/shira", last: "כהן/cohen לוי/levi מזרחי/mizrahi פרץ/peretz ביטון/biton" },
-  zh: { first: "小美/xiaomei 佳穎/chiaying 怡君/yichun 冠宇/kuanyu 承恩/chengen 品妍/pinyen 宥廷/youting", last: "陳/chen 林/lin 黃/huang 張/chang 李/lee 王/wang" },
-  de: { first: "Lena Anna Laura Lea Mia Jonas Leon Lukas Finn Paul Jana Sophie Max", last: "Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Hoffmann" },
-  fr: { first: "Léa Chloé Manon Camille Inès Lucas Hugo Louis Théo Jules Emma Zoé", last: "Martin Bernard Dubois Thomas Robert Richard Petit Durand Lefèvre" },
-  it: { first: "Giulia Sofia Aurora Alice Martina Francesco Alessandro Lorenzo Matteo Leonardo Chiara", last: "Rossi Russo Ferrari Esposito Bianchi Romano Colombo Ricci Greco" },
-  tl: { first: "Angel Princess Kim Jasmine Mark John Paolo Carlo Nicole Bea Joshua Kyla", last: "Santos Reyes Cruz Bautista Garcia Mendoza Villanueva Ramos" },
-  pl: { first: "Zuzanna Julia Maja Zofia Hanna Jakub Kacper Szymon Antoni Filip", last: "Nowak Kowalski Wiśniewski Wójcik Kamiński Lewandowski Zieliński" },
+  th: {
+    first: "ปลา/pla น้ำ/nam ฝน/fon มายด์/mind เบียร์/beer พลอย/ploy แพรว/praew ต้น/ton บีม/beam แบงค์/bank",
+    last: "Srisuk Chaiyaporn Wongsa Suksawat Boonmee Rattana",
+  },
+  ja: {
+    first: "さくら/sakura ゆき/yuki はると/haruto ゆな/yuna れん/ren あおい/aoi ひな/hina そうた/sota みお/mio りく/riku",
+    last: "佐藤/sato 鈴木/suzuki 高橋/takahashi 田中/tanaka 伊藤/ito 山本/yamamoto 中村/nakamura",
+  },
+  ko: {
+    first: "민지/minji 지수/jisoo 서연/seoyeon 지훈/jihoon 서준/seojun 하은/haeun 도윤/doyoon 예린/yerin",
+    last: "김/kim 이/lee 박/park 최/choi 정/jung 강/kang",
+  },
+  ar: {
+    first: "محمد/mohamed أحمد/ahmed فاطمة/fatma عمر/omar نور/nour سارة/sara يوسف/youssef مريم/mariam خالد/khaled ليلى/layla",
+    last: "العتيبي/alotaibi حسن/hassan علي/ali ابراهيم/ibrahim الشمري/alshammari محمود/mahmoud",
+  },
+  he: {
+    first: "נועה/noa יעל/yael תמר/tamar איתי/itay דניאל/daniel עומר/omer שירה/shira",
+    last: "כהן/cohen לוי/levi מזרחי/mizrahi פרץ/peretz ביטון/biton",
+  },
+  zh: {
+    first: "小美/xiaomei 佳穎/chiaying 怡君/yichun 冠宇/kuanyu 承恩/chengen 品妍/pinyen 宥廷/youting",
+    last: "陳/chen 林/lin 黃/huang 張/chang 李/lee 王/wang",
+  },
+  de: {
+    first: "Lena Anna Laura Lea Mia Jonas Leon Lukas Finn Paul Jana Sophie Max",
+    last: "Müller Schmidt Schneider Fischer Weber Meyer Wagner Becker Hoffmann",
+  },
+  fr: {
+    first: "Léa Chloé Manon Camille Inès Lucas Hugo Louis Théo Jules Emma Zoé",
+    last: "Martin Bernard Dubois Thomas Robert Richard Petit Durand Lefèvre",
+  },
+  it: {
+    first: "Giulia Sofia Aurora Alice Martina Francesco Alessandro Lorenzo Matteo Leonardo Chiara",
+    last: "Rossi Russo Ferrari Esposito Bianchi Romano Colombo Ricci Greco",
+  },
+  tl: {
+    first: "Angel Princess Kim Jasmine Mark John Paolo Carlo Nicole Bea Joshua Kyla",
+    last: "Santos Reyes Cruz Bautista Garcia Mendoza Villanueva Ramos",
+  },
+  pl: {
+    first: "Zuzanna Julia Maja Zofia Hanna Jakub Kacper Szymon Antoni Filip",
+    last: "Nowak Kowalski Wiśniewski Wójcik Kamiński Lewandowski Zieliński",
+  },
   nl: { first: "Emma Julia Mila Sophie Tess Daan Sem Lucas Levi Finn Noor", last: "Jansen Bakker Visser Smit Meijer Mulder Bos" },
-  ro: { first: "Maria Ioana Andreea Elena Alexandra Andrei Mihai Alexandru Ștefan Gabriel", last: "Popescu Ionescu Popa Constantin Stan Dumitru Stoica" },
+  ro: {
+    first: "Maria Ioana Andreea Elena Alexandra Andrei Mihai Alexandru Ștefan Gabriel",
+    last: "Popescu Ionescu Popa Constantin Stan Dumitru Stoica",
+  },
   ng: { first: "Chinedu Ngozi Tunde Bola Emeka Aisha Chioma Kemi Ifeoma Segun", last: "Okafor Adeyemi Okonkwo Balogun Eze Bello Olawale" },
   pk: { first: "Ayesha Fatima Hira Zainab Ali Hamza Usman Bilal Ahmed Sana", last: "Khan Malik Butt Qureshi Shah Chaudhry Iqbal" },
   bd: { first: "Nusrat Tasnim Farhan Rahim Sadia Tanvir Mim Rifat", last: "Hossain Islam Rahman Akter Chowdhury Uddin" },
@@ -1139,7 +1284,6 @@ class Run {
    * code, so the engine optimises the hot path fully.
    */
   private step(): ObservationRecord | undefined {
-    const pool = this.pool;
     const delayed = this.delayed;
     for (;;) {
       const next = this.nextVideo;

@@ -26,38 +26,38 @@ export function initialMigration(dialect: Dialect) {
         .execute();
 
       await db.schema
-          .createTable("videos")
-          .addColumn("video_id", "text", (c) => c.primaryKey())
-          .addColumn("create_time", bigint, (c) => c.notNull())
-          .addColumn("region", "text", (c) => c.notNull())
-          .addColumn("username", "text", (c) => c.notNull())
-          .addColumn("tags", "text", (c) => c.notNull())
-          .addColumn("latest_at", bigint, (c) => c.notNull())
-          .addColumn("latest_views", bigint, (c) => c.notNull())
-          .addColumn("latest_sig", "text", (c) => c.notNull())
-          .addColumn("first_at", bigint, (c) => c.notNull())
-          .addColumn("last_at", bigint, (c) => c.notNull())
-          .$call(withoutRowid)
-          .execute();
+        .createTable("videos")
+        .addColumn("video_id", "text", (c) => c.primaryKey())
+        .addColumn("create_time", bigint, (c) => c.notNull())
+        .addColumn("region", "text", (c) => c.notNull())
+        .addColumn("username", "text", (c) => c.notNull())
+        .addColumn("tags", "text", (c) => c.notNull())
+        .addColumn("latest_at", bigint, (c) => c.notNull())
+        .addColumn("latest_views", bigint, (c) => c.notNull())
+        .addColumn("latest_sig", "text", (c) => c.notNull())
+        .addColumn("first_at", bigint, (c) => c.notNull())
+        .addColumn("last_at", bigint, (c) => c.notNull())
+        .$call(withoutRowid)
+        .execute();
 
       await db.schema
-          .createTable("observations")
-          .addColumn("video_id", "text", (c) => c.notNull())
-          .addColumn("observed_at", bigint, (c) => c.notNull())
-          .addColumn("view_count", bigint, (c) => c.notNull())
-          .addPrimaryKeyConstraint("observations_pk", ["video_id", "observed_at"])
-          .$call(withoutRowid)
-          .execute();
+        .createTable("observations")
+        .addColumn("video_id", "text", (c) => c.notNull())
+        .addColumn("observed_at", bigint, (c) => c.notNull())
+        .addColumn("view_count", bigint, (c) => c.notNull())
+        .addPrimaryKeyConstraint("observations_pk", ["video_id", "observed_at"])
+        .$call(withoutRowid)
+        .execute();
       // Covers the engine's read of everything observed since a day, in time order.
       await db.schema.createIndex("observations_observed_at").on("observations").columns(["observed_at", "view_count"]).execute();
 
       await db.schema
-          .createTable("video_tags")
-          .addColumn("tag", "integer", (c) => c.notNull())
-          .addColumn("video_id", "text", (c) => c.notNull())
-          .addPrimaryKeyConstraint("video_tags_pk", ["tag", "video_id"])
-          .$call(withoutRowid)
-          .execute();
+        .createTable("video_tags")
+        .addColumn("tag", "integer", (c) => c.notNull())
+        .addColumn("video_id", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("video_tags_pk", ["tag", "video_id"])
+        .$call(withoutRowid)
+        .execute();
 
       await db.schema
         .createTable("creators")
