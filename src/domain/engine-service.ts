@@ -2,7 +2,7 @@ import { streamRows, withBulkWriter } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { GrowableInt32 } from "../lib/growable.js";
-import { chunks, compareUtf8 } from "../lib/order.js";
+import { chunks } from "../lib/order.js";
 import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
 import { readDirtyFrom } from "./engine-state.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
@@ -123,7 +123,8 @@ export function createEngineService(deps: { database: Database }): EngineService
       const tagCount = tagRows.reduce((max, r) => Math.max(max, r.id), 0) + 1;
       const nameRank = new Int32Array(tagCount);
       tagRows
-        .sort((a, b) => compareUtf8(a.name, b.name))
+        .map((row) => ({ id: row.id, bytes: Buffer.from(row.name) }))
+        .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
         .forEach((row, i) => {
           nameRank[row.id] = i;
         });
@@ -361,7 +362,8 @@ export function createEngineService(deps: { database: Database }): EngineService
         seriesRows.push([tag, region, encodeDaySeries(days, views, pubs)]);
       }
       // In primary-key order, rows are appended to the table's B-tree instead of scattered through it.
-      seriesRows.sort((a, b) => (a[0] as number) - (b[0] as number) || compareUtf8(a[1] as string, b[1] as string));
+      // Region codes are ASCII, where string order is byte order.
+      seriesRows.sort((a, b) => (a[0] as number) - (b[0] as number) || ((a[1] as string) < (b[1] as string) ? -1 : 1));
       const regionDayRows: unknown[][] = [];
       newDays.forEach((perRegion, offset) => {
         perRegion.forEach((data, r) => {
