@@ -163,7 +163,7 @@ if (values.child) {
 } else {
   const files = await prepareWorld();
   const results: Result[] = [];
-  for (const kind of values.db!.split(",")) {
+  for (const kind of values.db!.split(",").filter((k) => k !== "")) {
     if (kind === "postgres" && !postgresReachable()) {
       console.log(`PostgreSQL skipped: nothing answers at ${postgresUrl.replace(/\/\/.*@/, "//***@")}`);
       continue;
