@@ -139,12 +139,22 @@ export function createEngineService(deps: { database: Database }): EngineService
 
       // Gains from the first stale day on, then per-day totals per country and for all regions.
       progress({ stage: "reading", done: 0, total: 1 });
-      const gains = await readVideoGains(database, fromDay, firstDay);
-      progress({ stage: "aggregating", done: 0, total: dayCount });
-      const regionKeys = [...gains.countries, ALL_REGIONS];
-      const newDays = aggregateDays(gains, fromDay, lastDay, tagCount, (day) =>
-        progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount }),
-      );
+      // Only the per-day totals outlive this block: the per-video arrays are the build's largest.
+      const { regionKeys, newDays, observations } = await (async (): Promise<{
+        regionKeys: string[];
+        newDays: RegionDay[][];
+        observations: number;
+      }> => {
+        const gains = await readVideoGains(database, fromDay, firstDay);
+        progress({ stage: "aggregating", done: 0, total: dayCount });
+        return {
+          regionKeys: [...gains.countries, ALL_REGIONS],
+          observations: gains.observations,
+          newDays: aggregateDays(gains, fromDay, lastDay, tagCount, (day) =>
+            progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount }),
+          ),
+        };
+      })();
 
       // Stored days inside the longest window before the stale day, for the chart regions.
       const slotRegionIndex = CHART_REGIONS.map((code) => regionKeys.indexOf(code));
@@ -445,7 +455,7 @@ export function createEngineService(deps: { database: Database }): EngineService
         fromDay,
         days: dayCount,
         charts: chartRows.length,
-        observations: gains.observations,
+        observations,
       });
     },
   };

@@ -1,14 +1,13 @@
-import type { Kysely, Transaction } from "kysely";
 import type { Database } from "../db/database.js";
-import type { DatabaseSchema, VideosTable } from "../db/schema.js";
-import { dayOf } from "../lib/days.js";
-import { chunks, compareUtf8 } from "../lib/order.js";
-import type { InputRecord } from "../sources/record-file.js";
+import { chunks } from "../lib/order.js";
 import { parseCatalogEntry, type CatalogItem } from "./catalog.js";
 import { markDirtyFrom } from "./engine-state.js";
-import { createBatchObservationWriter } from "./observation-writer.js";
+import { createStringTable, isObservationBatchSource, parseObservationBatches, type InputRecord } from "./ingest/observation-batch.js";
+import { createPostgresObservationWriter } from "./observation-writer.js";
 import { createSqliteObservationWriter } from "./sqlite-observation-writer.js";
-import { parseObservation, type Observation } from "./observation.js";
+
+/** At most this many valid observations are stored per transaction, unless the caller says otherwise. */
+const DEFAULT_BATCH_SIZE = 200_000;
 
 export interface IngestError {
   readonly line: number;
@@ -29,6 +28,7 @@ export interface IngestReport {
 }
 
 export interface IngestOptions {
+  /** At most this many valid observations per transaction. */
   readonly batchSize?: number;
   readonly onProgress?: (report: Readonly<IngestReport>) => void;
   /** Stops after the batch in progress is stored. */
@@ -56,32 +56,37 @@ export interface IngestService {
  */
 export function createIngestService(deps: { database: Database }): IngestService {
   const { db, maxParams } = deps.database;
-  const writer = deps.database.sqlite ? createSqliteObservationWriter(deps.database.sqlite) : createBatchObservationWriter(deps.database);
+  const writer = deps.database.sqlite
+    ? createSqliteObservationWriter(deps.database.sqlite)
+    : createPostgresObservationWriter(deps.database);
 
   return {
     async ingestObservations(records, options = {}) {
-      const batchSize = options.batchSize ?? 5000;
+      const batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
       const maxErrors = options.maxErrors ?? 100;
       const report: IngestReport = { read: 0, accepted: 0, duplicate: 0, rejected: 0, rejectedByReason: {}, errors: [], complete: false };
-      let batch: Observation[] = [];
-      writer.forget();
-      for await (const record of records) {
-        report.read++;
-        const parsed = record.error === undefined ? parseObservation(record.value) : { ok: false as const, reason: record.error };
-        if (parsed.ok) batch.push(parsed.value);
-        else {
-          report.rejected++;
-          report.rejectedByReason[parsed.reason] = (report.rejectedByReason[parsed.reason] ?? 0) + 1;
-          if (report.errors.length < maxErrors) report.errors.push({ line: record.line, reason: parsed.reason });
-        }
-        if (batch.length >= batchSize) {
-          await writer.write(batch, report);
-          batch = [];
+      // A file source reads and validates on another thread while this one writes.
+      const batches = isObservationBatchSource(records)
+        ? records.observationBatches({ batchSize })
+        : parseObservationBatches(records, batchSize);
+      const strings = createStringTable();
+      writer.begin();
+      try {
+        for await (const batch of batches) {
+          strings.apply(batch);
+          report.read += batch.read;
+          for (const { line, reason } of batch.rejected) {
+            report.rejected++;
+            report.rejectedByReason[reason] = (report.rejectedByReason[reason] ?? 0) + 1;
+            if (report.errors.length < maxErrors) report.errors.push({ line, reason });
+          }
+          if (batch.observations.count > 0) await writer.write(batch, strings.strings, report);
           options.onProgress?.(report);
           if (options.signal?.aborted) return report;
         }
+      } finally {
+        await writer.end();
       }
-      if (batch.length > 0) await writer.write(batch, report);
       report.complete = true;
       options.onProgress?.(report);
       return report;
@@ -112,14 +117,18 @@ export function createIngestService(deps: { database: Database }): IngestService
           is_promoted: i.isPromoted ? 1 : 0,
         }));
         for (const part of chunks(rows, Math.floor(maxParams / 4))) {
-        await trx.insertInto("hashtags").values(part).onConflict((oc) =>
-            oc.column("name").doUpdateSet((eb) => ({
-              hashtag_id: eb.ref("excluded.hashtag_id"),
-              industry_id: eb.ref("excluded.industry_id"),
-              is_promoted: eb.ref("excluded.is_promoted"),
-            }))
-          ).execute();
-      }
+          await trx
+            .insertInto("hashtags")
+            .values(part)
+            .onConflict((oc) =>
+              oc.column("name").doUpdateSet((eb) => ({
+                hashtag_id: eb.ref("excluded.hashtag_id"),
+                industry_id: eb.ref("excluded.industry_id"),
+                is_promoted: eb.ref("excluded.is_promoted"),
+              })),
+            )
+            .execute();
+        }
         report.stored = rows.length;
         // Industries decide chart membership on every day: a change makes all charts stale.
         const industryChanged = [...items.values()].some((i) => (before.has(i.name) ? before.get(i.name) : null) !== i.industryId);

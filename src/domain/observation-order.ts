@@ -9,10 +9,18 @@ export function compareKeys(a: Key, b: Key): number {
 }
 
 export function videoSig(o: Observation): string {
-  return JSON.stringify([o.createTime, o.region, o.hashtags, o.username]);
+  return videoSigOf(o.createTime, o.region, o.hashtags, o.username);
+}
+
+/** The canonical string of a video's attributes: decides between observations of the same second and views. */
+export function videoSigOf(createTime: number, region: string, hashtags: readonly string[], username: string): string {
+  return JSON.stringify([createTime, region, hashtags, username]);
 }
 
 export function creatorSig(o: Observation): string {
-  return JSON.stringify([o.nickName, o.avatarUrl]);
+  return creatorSigOf(o.nickName, o.avatarUrl);
 }
 
+export function creatorSigOf(nickName: string | null, avatarUrl: string | null): string {
+  return JSON.stringify([nickName, avatarUrl]);
+}

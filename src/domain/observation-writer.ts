@@ -1,198 +1,200 @@
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import type { Database } from "../db/database.js";
-import type { DatabaseSchema, VideosTable } from "../db/schema.js";
-import { dayOf } from "../lib/days.js";
-import { chunks } from "../lib/order.js";
+import type { DatabaseSchema } from "../db/schema.js";
 import { markDirtyFrom } from "./engine-state.js";
+import {
+  hashtagsToLookUp,
+  observationKeysToLookUp,
+  partition,
+  planBatch,
+  type BatchPlan,
+  type CreatorRow,
+  type StoredCreator,
+  type StoredVideo,
+  type VideoRow,
+} from "./ingest/batch-plan.js";
+import type { ParsedBatch } from "./ingest/observation-batch.js";
 import type { IngestReport } from "./ingest-service.js";
-import type { Observation } from "./observation.js";
-import { compareKeys, creatorSig, videoSig } from "./observation-order.js";
 
-/** Stores one batch of valid observations atomically and counts them into the report. */
+/** Stores batches of valid observations, each atomically, and counts them into the report. */
 export interface ObservationWriter {
-  write(batch: readonly Observation[], report: IngestReport): Promise<void>;
-  /** Drops anything cached from the database: another writer may have changed it since. */
-  forget(): void;
+  /** Starts an ingest: drops anything cached from the database, which another writer may have changed. */
+  begin(): void;
+  /** `strings` is the string table the batch's numbers index into. */
+  write(batch: ParsedBatch, strings: readonly string[], report: IngestReport): Promise<void>;
+  /** Ends an ingest, whether it completed or not. */
+  end(): Promise<void>;
 }
 
 /**
- * The portable writer: a few set-based statements per batch through Kysely, so that a network round
- * trip is paid per batch rather than per observation (PostgreSQL).
+ * An array parameter as PostgreSQL's array literal, written by JSON.stringify when that gives the
+ * same text: strings with no backslash escape other than \" and \\ (JSON writes control characters
+ * and lone surrogates as escapes the literal would misread). Much cheaper than the driver's
+ * element-by-element quoting; other arrays are left to the driver.
  */
-export function createBatchObservationWriter(database: Database): ObservationWriter {
-  const { db, maxParams } = database;
+export function array(values: readonly (string | number | null)[]): string | readonly (string | number | null)[] {
+  const json = JSON.stringify(values);
+  return json.replace(/\\["\\]/g, "").includes("\\") ? values : `{${json.slice(1, -1)}}`;
+}
+
+/** Ingest batches of all processes on one schema take turns: each plans from what the last one stored. */
+const INGEST_LOCK_CLASS = 0x7461_6770; // "tagp"
+
+/**
+ * The PostgreSQL writer: a dozen set-based statements per batch (arrays bound as parameters and
+ * unnested), so that round trips are paid per batch rather than per row.
+ */
+export function createPostgresObservationWriter(database: Database): ObservationWriter {
+  const { db } = database;
   const tagIds = new Map<string, number>();
 
-  async function internTags(trx: Transaction<DatabaseSchema>, names: Iterable<string>): Promise<void> {
-    const missing = [...new Set(names)].filter((name) => !tagIds.has(name));
-    if (missing.length === 0) return;
-    for (const part of chunks(missing, Math.floor(maxParams / 2))) {
-      await trx.insertInto("tags").values(part.map((name) => ({ name }))).onConflict((oc) => oc.column("name").doNothing()).execute();
-      const rows = await trx.selectFrom("tags").select(["id", "name"]).where("name", "in", part).execute();
-      for (const row of rows) tagIds.set(row.name, row.id);
-    }
-  }
+  async function write(batch: ParsedBatch, strings: readonly string[], report: IngestReport): Promise<void> {
+    const { groups } = batch;
+    const videoIds: string[] = [];
+    for (let g = 0; g < groups.videoCount; g++) videoIds.push(strings[groups.video[g]!]!);
+    const usernames: string[] = [];
+    for (let c = 0; c < groups.creatorCount; c++) usernames.push(strings[groups.creator[c]!]!);
+    // Tag ids interned by a transaction that rolls back name nothing: the catch drops them.
+    const plan = await db
+      .transaction()
+      .execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(${INGEST_LOCK_CLASS}, hashtext(current_schema()))`.execute(trx);
 
-  async function write(batch: readonly Observation[], report: IngestReport): Promise<void> {
-    // Within the batch, the same (id, observed_at) is one observation: keep the larger view count.
-    const kept = new Map<string, { obs: Observation; sig: string }>();
-    for (const obs of batch) {
-      const key = `${obs.videoId}|${obs.observedAt}`;
-      const sig = videoSig(obs);
-      const other = kept.get(key);
-      if (!other) kept.set(key, { obs, sig });
-      else {
-        report.duplicate++;
-        if (compareKeys([0, obs.viewCount, sig], [0, other.obs.viewCount, other.sig]) > 0) kept.set(key, { obs, sig });
-      }
-    }
+        const videos = new Map<string, StoredVideo>();
+        const videoRows = await sql<StoredVideo & { video_id: string }>`
+        select video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at
+        from videos where video_id = any(${array(videoIds)}::text[])`.execute(trx);
+        for (const { video_id, ...video } of videoRows.rows) videos.set(video_id, video);
 
-    const videoIds = [...new Set(batch.map((o) => o.videoId))];
-    const usernames = [...new Set(batch.map((o) => o.username))];
+        const creators = new Map<string, StoredCreator>();
+        const creatorRows = await sql<StoredCreator & { username: string }>`
+        select username, seen_at, seen_views, seen_sig from creators where username = any(${array(usernames)}::text[])`.execute(trx);
+        for (const { username, ...creator } of creatorRows.rows) creators.set(username, creator);
 
-    await db.transaction().execute(async (trx) => {
-      const existingViews = new Map<string, number>();
-      const existingVideos = new Map<string, VideosTable>();
-      const existingCreators = new Map<string, { seen_at: number; seen_views: number; seen_sig: string }>();
-      for (const part of chunks(videoIds, maxParams)) {
-        const obsRows = await trx
-          .selectFrom("observations")
-          .select(["video_id", "observed_at", "view_count"])
-          .where("video_id", "in", part)
-          .execute();
-        for (const r of obsRows) existingViews.set(`${r.video_id}|${r.observed_at}`, r.view_count);
-        const videoRows = await trx.selectFrom("videos").selectAll().where("video_id", "in", part).execute();
-        for (const r of videoRows) existingVideos.set(r.video_id, r);
-      }
-      for (const part of chunks(usernames, maxParams)) {
-        const rows = await trx
-          .selectFrom("creators")
-          .select(["username", "seen_at", "seen_views", "seen_sig"])
-          .where("username", "in", part)
-          .execute();
-        for (const r of rows) existingCreators.set(r.username, r);
-      }
-
-      let dirtyFrom = Number.POSITIVE_INFINITY;
-      const observationRows: { video_id: string; observed_at: number; view_count: number }[] = [];
-      // The latest observation of each video in this batch, under the total order.
-      const latest = new Map<string, { obs: Observation; sig: string; first: number; last: number }>();
-      for (const [key, { obs, sig }] of kept) {
-        const before = existingViews.get(key);
-        if (before === undefined) report.accepted++;
-        else report.duplicate++;
-        if (before === undefined || obs.viewCount > before) {
-          observationRows.push({ video_id: obs.videoId, observed_at: obs.observedAt, view_count: obs.viewCount });
-          dirtyFrom = Math.min(dirtyFrom, dayOf(obs.observedAt));
+        const views = new Map<string, number>();
+        const keys = observationKeysToLookUp(batch, strings, (videoId) => videos.get(videoId));
+        if (keys.videoId.length > 0) {
+          const rows = await sql<{ video_id: string; observed_at: number; view_count: number }>`
+          select o.video_id, o.observed_at, o.view_count
+          from observations o
+          join unnest(${array(keys.videoId)}::text[], ${array(keys.observedAt)}::bigint[]) as k (video_id, observed_at)
+            on o.video_id = k.video_id and o.observed_at = k.observed_at`.execute(trx);
+          for (const r of rows.rows) views.set(`${r.video_id}|${r.observed_at}`, r.view_count);
         }
-        const current = latest.get(obs.videoId);
-        if (!current) latest.set(obs.videoId, { obs, sig, first: obs.observedAt, last: obs.observedAt });
-        else {
-          current.first = Math.min(current.first, obs.observedAt);
-          current.last = Math.max(current.last, obs.observedAt);
-          if (compareKeys([obs.observedAt, obs.viewCount, sig], [current.obs.observedAt, current.obs.viewCount, current.sig]) > 0) {
-            current.obs = obs;
-            current.sig = sig;
-          }
-        }
-      }
 
-      const newerObs = [...latest.entries()].filter(([videoId, { obs, sig }]) => {
-        const old = existingVideos.get(videoId);
-        return !old || compareKeys([obs.observedAt, obs.viewCount, sig], [old.latest_at, old.latest_views, old.latest_sig]) > 0;
+        await internTags(
+          trx,
+          hashtagsToLookUp(batch, strings, (videoId) => videos.get(videoId)),
+        );
+
+        const plan = planBatch(batch, strings, {
+          video: (videoId) => videos.get(videoId),
+          viewCount: (videoId, observedAt) => views.get(`${videoId}|${observedAt}`),
+          creator: (username) => creators.get(username),
+          tagId(name) {
+            const id = tagIds.get(name);
+            if (id === undefined) throw new Error(`hashtag ${name} was not interned`);
+            return id;
+          },
+        });
+        await store(trx, plan);
+        return plan;
+      })
+      .catch((error: unknown) => {
+        tagIds.clear();
+        throw error;
       });
-      await internTags(trx, newerObs.flatMap(([, { obs }]) => obs.hashtags));
-      const newer = new Set(newerObs.map(([videoId]) => videoId));
-
-      const videoRows: VideosTable[] = [];
-      const videoTagRows: { tag: number; video_id: string }[] = [];
-      const retagged: string[] = [];
-      for (const [videoId, { obs, sig, first, last }] of latest) {
-        const old = existingVideos.get(videoId);
-        const firstAt = old ? Math.min(old.first_at, first) : first;
-        const lastAt = old ? Math.max(old.last_at, last) : last;
-        if (!newer.has(videoId)) {
-          if (old && (firstAt !== old.first_at || lastAt !== old.last_at)) videoRows.push({ ...old, first_at: firstAt, last_at: lastAt });
-          continue;
-        }
-        const tagList = obs.hashtags.map((name) => tagIds.get(name)!).sort((a, b) => a - b);
-        const tags = tagList.join(",");
-        videoRows.push({
-          video_id: videoId,
-          create_time: obs.createTime,
-          region: obs.region,
-          username: obs.username,
-          tags,
-          latest_at: obs.observedAt,
-          latest_views: obs.viewCount,
-          latest_sig: sig,
-          first_at: firstAt,
-          last_at: lastAt,
-        });
-        if (!old) dirtyFrom = Math.min(dirtyFrom, dayOf(obs.createTime));
-        else if (old.create_time !== obs.createTime || old.region !== obs.region || old.tags !== tags) {
-          // New attributes move every view the video ever gained: stale from its first day.
-          dirtyFrom = Math.min(dirtyFrom, dayOf(old.create_time), dayOf(obs.createTime), dayOf(firstAt));
-        }
-        if (old?.tags === tags) continue;
-        if (old) retagged.push(videoId);
-        for (const tag of tagList) videoTagRows.push({ tag, video_id: videoId });
-      }
-
-      for (const part of chunks(retagged, maxParams)) {
-        await trx.deleteFrom("video_tags").where("video_id", "in", part).execute();
-      }
-      for (const part of chunks(videoTagRows, Math.floor(maxParams / 2))) {
-        await trx.insertInto("video_tags").values(part).onConflict((oc) => oc.doNothing()).execute();
-      }
-      for (const part of chunks(videoRows, Math.floor(maxParams / 10))) {
-        await trx.insertInto("videos").values(part).onConflict((oc) =>
-          oc.column("video_id").doUpdateSet((eb) => ({
-            create_time: eb.ref("excluded.create_time"),
-            region: eb.ref("excluded.region"),
-            username: eb.ref("excluded.username"),
-            tags: eb.ref("excluded.tags"),
-            latest_at: eb.ref("excluded.latest_at"),
-            latest_views: eb.ref("excluded.latest_views"),
-            latest_sig: eb.ref("excluded.latest_sig"),
-            first_at: eb.ref("excluded.first_at"),
-            last_at: eb.ref("excluded.last_at"),
-          }))
-        ).execute();
-      }
-      for (const part of chunks(observationRows, Math.floor(maxParams / 3))) {
-        await trx.insertInto("observations").values(part).onConflict((oc) => oc.columns(["video_id", "observed_at"]).doUpdateSet((eb) => ({ view_count: eb.ref("excluded.view_count") }))).execute();
-      }
-
-      // A creator's display fields come from its latest observation, under the same total order.
-      const creatorRows = new Map<string, { username: string; nick_name: string | null; avatar_url: string | null; seen_at: number; seen_views: number; seen_sig: string }>();
-      for (const obs of batch) {
-        const sig = creatorSig(obs);
-        const best = creatorRows.get(obs.username) ?? existingCreators.get(obs.username);
-        if (best && compareKeys([obs.observedAt, obs.viewCount, sig], [best.seen_at, best.seen_views, best.seen_sig]) <= 0) continue;
-        creatorRows.set(obs.username, {
-          username: obs.username,
-          nick_name: obs.nickName,
-          avatar_url: obs.avatarUrl,
-          seen_at: obs.observedAt,
-          seen_views: obs.viewCount,
-          seen_sig: sig,
-        });
-      }
-      for (const part of chunks([...creatorRows.values()], Math.floor(maxParams / 6))) {
-        await trx.insertInto("creators").values(part).onConflict((oc) =>
-          oc.column("username").doUpdateSet((eb) => ({
-            nick_name: eb.ref("excluded.nick_name"),
-            avatar_url: eb.ref("excluded.avatar_url"),
-            seen_at: eb.ref("excluded.seen_at"),
-            seen_views: eb.ref("excluded.seen_views"),
-            seen_sig: eb.ref("excluded.seen_sig"),
-          }))
-        ).execute();
-      }
-      if (dirtyFrom !== Number.POSITIVE_INFINITY) await markDirtyFrom(trx, dirtyFrom);
-    });
+    report.accepted += plan.accepted;
+    report.duplicate += plan.duplicate;
   }
 
-  return { write, forget: () => tagIds.clear() };
+  async function internTags(trx: Transaction<DatabaseSchema>, names: Iterable<string>): Promise<void> {
+    const missing = [...names].filter((name) => !tagIds.has(name));
+    if (missing.length === 0) return;
+    const rows = await sql<{ id: number; name: string }>`
+      with input as (select unnest(${array(missing)}::text[]) as name),
+      added as (
+        insert into tags (name) select name from input where not exists (select 1 from tags where tags.name = input.name)
+        on conflict (name) do nothing
+        returning id, name
+      )
+      select id, name from added
+      union all
+      select tags.id, tags.name from tags join input on input.name = tags.name`.execute(trx);
+    for (const row of rows.rows) tagIds.set(row.name, row.id);
+  }
+
+  // The plan knows which rows exist (this transaction holds the ingest lock): plain inserts for new
+  // rows, updates for the others, as an upsert's speculative insertion costs more than either.
+  async function store(trx: Transaction<DatabaseSchema>, plan: BatchPlan): Promise<void> {
+    const { inserted, raised } = plan;
+    if (inserted.videoId.length > 0) {
+      await sql`
+        insert into observations (video_id, observed_at, view_count)
+        select * from unnest(${array(inserted.videoId)}::text[], ${array(inserted.observedAt)}::bigint[], ${array(inserted.viewCount)}::bigint[])`.execute(
+        trx,
+      );
+    }
+    if (raised.videoId.length > 0) {
+      await sql`
+        update observations o set view_count = r.view_count
+        from unnest(${array(raised.videoId)}::text[], ${array(raised.observedAt)}::bigint[], ${array(raised.viewCount)}::bigint[])
+          as r (video_id, observed_at, view_count)
+        where o.video_id = r.video_id and o.observed_at = r.observed_at`.execute(trx);
+    }
+    if (plan.removedTags.tag.length > 0) {
+      await sql`
+        delete from video_tags using unnest(${array(plan.removedTags.tag)}::integer[], ${array(plan.removedTags.videoId)}::text[]) as r (tag, video_id)
+        where video_tags.tag = r.tag and video_tags.video_id = r.video_id`.execute(trx);
+    }
+    if (plan.addedTags.tag.length > 0) {
+      await sql`
+        insert into video_tags (tag, video_id)
+        select * from unnest(${array(plan.addedTags.tag)}::integer[], ${array(plan.addedTags.videoId)}::text[])
+        -- In key order, each tag's new rows go to one place of the index.
+        order by 1, 2`.execute(trx);
+    }
+    const [newVideos, changedVideos] = partition(plan.videos, plan.videoIsNew);
+    const videoColumns = (v: VideoRow[]) => sql`unnest(
+      ${array(v.map((r) => r.video_id))}::text[], ${array(v.map((r) => r.create_time))}::bigint[], ${array(v.map((r) => r.region))}::text[],
+      ${array(v.map((r) => r.username))}::text[], ${array(v.map((r) => r.tags))}::text[], ${array(v.map((r) => r.latest_at))}::bigint[],
+      ${array(v.map((r) => r.latest_views))}::bigint[], ${array(v.map((r) => r.latest_sig))}::text[], ${array(v.map((r) => r.first_at))}::bigint[],
+      ${array(v.map((r) => r.last_at))}::bigint[])`;
+    if (newVideos.length > 0) {
+      await sql`
+        insert into videos (video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at)
+        select * from ${videoColumns(newVideos)}`.execute(trx);
+    }
+    if (changedVideos.length > 0) {
+      await sql`
+        update videos v set create_time = r.create_time, region = r.region, username = r.username, tags = r.tags,
+          latest_at = r.latest_at, latest_views = r.latest_views, latest_sig = r.latest_sig, first_at = r.first_at, last_at = r.last_at
+        from ${videoColumns(changedVideos)}
+          as r (video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at)
+        where v.video_id = r.video_id`.execute(trx);
+    }
+    const [newCreators, changedCreators] = partition(plan.creators, plan.creatorIsNew);
+    const creatorColumns = (c: CreatorRow[]) => sql`unnest(
+      ${array(c.map((r) => r.username))}::text[], ${array(c.map((r) => r.nick_name))}::text[], ${array(c.map((r) => r.avatar_url))}::text[],
+      ${array(c.map((r) => r.seen_at))}::bigint[], ${array(c.map((r) => r.seen_views))}::bigint[], ${array(c.map((r) => r.seen_sig))}::text[])`;
+    if (newCreators.length > 0) {
+      await sql`
+        insert into creators (username, nick_name, avatar_url, seen_at, seen_views, seen_sig)
+        select * from ${creatorColumns(newCreators)}`.execute(trx);
+    }
+    if (changedCreators.length > 0) {
+      await sql`
+        update creators c set nick_name = r.nick_name, avatar_url = r.avatar_url, seen_at = r.seen_at, seen_views = r.seen_views,
+          seen_sig = r.seen_sig
+        from ${creatorColumns(changedCreators)} as r (username, nick_name, avatar_url, seen_at, seen_views, seen_sig)
+        where c.username = r.username`.execute(trx);
+    }
+    if (plan.dirtyFrom !== Number.POSITIVE_INFINITY) await markDirtyFrom(trx, plan.dirtyFrom);
+  }
+
+  return {
+    begin: () => tagIds.clear(),
+    write,
+    end: async () => undefined,
+  };
 }

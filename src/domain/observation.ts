@@ -38,25 +38,36 @@ export interface Observation {
   readonly avatarUrl: string | null;
 }
 
-const unixSeconds = { type: "integer", minimum: 0, maximum: 253402300799 } as const;
+/** The bounds every observation is held to, shared by the schema and the fast line scanner. */
+export const OBSERVATION_LIMITS = {
+  maxUnixSeconds: 253402300799,
+  maxIdDigits: 20,
+  maxHashtags: 200,
+  maxHashtagLength: 200,
+  maxUsernameLength: 100,
+  maxNickNameLength: 200,
+  maxAvatarUrlLength: 4096,
+} as const;
+
+const unixSeconds = { type: "integer", minimum: 0, maximum: OBSERVATION_LIMITS.maxUnixSeconds } as const;
 
 const observationSchema = {
   type: "object",
   required: ["id", "create_time", "region_code", "hashtag_names", "username", "view_count", "observed_at"],
   properties: {
-    id: { type: "string", pattern: "^[0-9]{1,20}$" },
+    id: { type: "string", pattern: `^[0-9]{1,${OBSERVATION_LIMITS.maxIdDigits}}$` },
     create_time: unixSeconds,
     region_code: { type: "string", pattern: "^[A-Za-z]{2}$" },
     hashtag_names: {
       type: "array",
-      maxItems: 200,
-      items: { type: "string", minLength: 1, maxLength: 200 },
+      maxItems: OBSERVATION_LIMITS.maxHashtags,
+      items: { type: "string", minLength: 1, maxLength: OBSERVATION_LIMITS.maxHashtagLength },
     },
-    username: { type: "string", minLength: 1, maxLength: 100 },
+    username: { type: "string", minLength: 1, maxLength: OBSERVATION_LIMITS.maxUsernameLength },
     view_count: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     observed_at: unixSeconds,
-    nick_name: { type: ["string", "null"], maxLength: 200 },
-    avatar_url: { type: ["string", "null"], maxLength: 4096 },
+    nick_name: { type: ["string", "null"], maxLength: OBSERVATION_LIMITS.maxNickNameLength },
+    avatar_url: { type: ["string", "null"], maxLength: OBSERVATION_LIMITS.maxAvatarUrlLength },
   },
 } as const;
 
@@ -78,13 +89,12 @@ export function parseObservation(input: unknown): Parsed<Observation> {
     if (name === "") return { ok: false, reason: "hashtag_names holds an empty name" };
     hashtags.add(name);
   }
-  const upper = record.region_code.toUpperCase();
   return {
     ok: true,
     value: {
       videoId: record.id,
       createTime: record.create_time,
-      region: REGION_ALIASES[upper] ?? upper,
+      region: normalizeRegion(record.region_code),
       hashtags: [...hashtags].sort(),
       username: record.username,
       viewCount: record.view_count,
@@ -95,6 +105,12 @@ export function parseObservation(input: unknown): Parsed<Observation> {
   };
 }
 
+/** Region codes are case-insensitive; a few have aliases (`UK` is `GB`). */
+export function normalizeRegion(code: string): string {
+  const upper = code.toUpperCase();
+  return REGION_ALIASES[upper] ?? upper;
+}
+
 /** Hashtag names are case-insensitive and written without `#`. */
 export function normalizeHashtag(name: string): string {
   return name.trim().replace(/^#+/, "").trim().toLowerCase();
@@ -102,7 +118,10 @@ export function normalizeHashtag(name: string): string {
 
 function describeError(error: ErrorObject | undefined): string {
   if (!error) return "invalid observation";
-  const field = error.instancePath.replace(/^\//, "").replace(/\/(\d+)$/, "[$1]").replace(/\//g, ".");
+  const field = error.instancePath
+    .replace(/^\//, "")
+    .replace(/\/(\d+)$/, "[$1]")
+    .replace(/\//g, ".");
   switch (error.keyword) {
     case "required":
       return `missing field ${String(error.params.missingProperty)}`;

@@ -1,182 +1,265 @@
 import type SqliteDatabase from "better-sqlite3";
-import { dayOf } from "../lib/days.js";
+import {
+  partition,
+  planBatch,
+  type BatchPlan,
+  type CreatorRow,
+  type StoredCreator,
+  type StoredState,
+  type StoredVideo,
+  type VideoRow,
+} from "./ingest/batch-plan.js";
+import type { ParsedBatch } from "./ingest/observation-batch.js";
 import type { IngestReport } from "./ingest-service.js";
-import type { Observation } from "./observation.js";
-import { compareKeys, creatorSig, videoSig, type Key } from "./observation-order.js";
 import type { ObservationWriter } from "./observation-writer.js";
 
-interface VideoState {
-  create_time: number;
-  region: string;
-  username: string;
-  tags: string;
-  latest_at: number;
-  latest_views: number;
-  latest_sig: string;
-  first_at: number;
-  last_at: number;
-}
-
-/** Videos recently written stay in memory: a file revisits each video several times within days. */
-const VIDEO_CACHE_SIZE = 400_000;
+/** Rows per multi-row statement: fewer calls into SQLite, within its limit of bound parameters. */
+const ROWS_PER_STATEMENT = 64;
 
 /**
- * The SQLite writer: synchronous prepared statements, one transaction per batch. Makes the same
- * decisions as the batch writer, one observation at a time.
+ * A checkpoint copies every page changed since the last one into the database file, and a batch
+ * changes pages all over the observations table: during an ingest the WAL may grow to 1 GiB before
+ * one, instead of SQLite's default 4 MB.
+ */
+const BULK_AUTOCHECKPOINT_PAGES = 262_144;
+
+/**
+ * The SQLite writer: one immediate transaction per batch, each changed row written once per batch
+ * by multi-row statements. What the database holds is cached between batches, by string slot; the
+ * cache is dropped whenever another connection has committed since. A table that was empty when the
+ * ingest began is known entirely from the cache, so new keys cost no lookup.
  */
 export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): ObservationWriter {
-  const insertObservation = sqlite.prepare("insert or ignore into observations (video_id, observed_at, view_count) values (?, ?, ?)");
-  const raiseObservation = sqlite.prepare(
-    "update observations set view_count = ? where video_id = ? and observed_at = ? and view_count < ?",
-  );
-  const selectVideo = sqlite.prepare<[string], VideoState>(
+  // "or fail" rather than the default "or abort": a multi-row statement that cannot fail halfway
+  // needs no statement journal, a copy of every page it touches. A failure still rolls back the batch.
+  const insertObservations = multiRowStatement(sqlite, "insert or fail into observations (video_id, observed_at, view_count) values", 3);
+  const raiseObservation = sqlite.prepare("update observations set view_count = ? where video_id = ? and observed_at = ?");
+  const selectViewCount = sqlite
+    .prepare<[string, number], number>("select view_count from observations where video_id = ? and observed_at = ?")
+    .pluck();
+  const selectVideo = sqlite.prepare<[string], StoredVideo>(
     "select create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at from videos where video_id = ?",
   );
-  const upsertVideo = sqlite.prepare(
-    `insert into videos (video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at)
-     values (@video_id, @create_time, @region, @username, @tags, @latest_at, @latest_views, @latest_sig, @first_at, @last_at)
-     on conflict (video_id) do update set create_time = excluded.create_time, region = excluded.region,
-       username = excluded.username, tags = excluded.tags, latest_at = excluded.latest_at,
-       latest_views = excluded.latest_views, latest_sig = excluded.latest_sig, first_at = excluded.first_at,
-       last_at = excluded.last_at`,
+  const insertVideos = multiRowStatement(
+    sqlite,
+    "insert or fail into videos (video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at) values",
+    10,
   );
-  const insertVideoTag = sqlite.prepare("insert or ignore into video_tags (tag, video_id) values (?, ?)");
-  const deleteVideoTags = sqlite.prepare("delete from video_tags where video_id = ?");
-  const selectCreator = sqlite.prepare<[string], { seen_at: number; seen_views: number; seen_sig: string }>(
-    "select seen_at, seen_views, seen_sig from creators where username = ?",
+  // The plan tells new rows from stored ones: an insert for the first, an update for the others,
+  // rather than an upsert that tries the insert first.
+  const updateVideos = multiRowStatement(
+    sqlite,
+    `update or fail videos set create_time = v.column2, region = v.column3, username = v.column4, tags = v.column5,
+       latest_at = v.column6, latest_views = v.column7, latest_sig = v.column8, first_at = v.column9, last_at = v.column10
+     from (values`,
+    10,
+    ") as v where videos.video_id = v.column1",
   );
-  const upsertCreator = sqlite.prepare(
-    `insert into creators (username, nick_name, avatar_url, seen_at, seen_views, seen_sig) values (?, ?, ?, ?, ?, ?)
-     on conflict (username) do update set nick_name = excluded.nick_name, avatar_url = excluded.avatar_url,
-       seen_at = excluded.seen_at, seen_views = excluded.seen_views, seen_sig = excluded.seen_sig`,
+  const insertVideoTags = multiRowStatement(sqlite, "insert or ignore into video_tags (tag, video_id) values", 2);
+  const deleteVideoTag = sqlite.prepare("delete from video_tags where tag = ? and video_id = ?");
+  const selectCreator = sqlite.prepare<[string], StoredCreator>("select seen_at, seen_views, seen_sig from creators where username = ?");
+  const insertCreators = multiRowStatement(
+    sqlite,
+    "insert or fail into creators (username, nick_name, avatar_url, seen_at, seen_views, seen_sig) values",
+    6,
   );
-  const selectTag = sqlite.prepare<[string], { id: number }>("select id from tags where name = ?");
-  const insertTag = sqlite.prepare<[string], { id: number }>("insert into tags (name) values (?) returning id");
-  const selectDirty = sqlite.prepare<[], { value: string }>("select value from engine_state where key = 'dirty_from'");
+  const updateCreators = multiRowStatement(
+    sqlite,
+    `update or fail creators set nick_name = v.column2, avatar_url = v.column3, seen_at = v.column4, seen_views = v.column5,
+       seen_sig = v.column6
+     from (values`,
+    6,
+    ") as v where creators.username = v.column1",
+  );
+  const selectTag = sqlite.prepare<[string], number>("select id from tags where name = ?").pluck();
+  const insertTag = sqlite.prepare<[string], number>("insert into tags (name) values (?) returning id").pluck();
+  const selectDirty = sqlite.prepare<[], string>("select value from engine_state where key = 'dirty_from'").pluck();
   const upsertDirty = sqlite.prepare(
     "insert into engine_state (key, value) values ('dirty_from', ?) on conflict (key) do update set value = excluded.value",
   );
+  const dataVersion = sqlite.prepare<[], number>("pragma data_version").pluck();
+  const isEmpty = (table: string) => sqlite.prepare<[], number>(`select not exists (select 1 from ${table})`).pluck();
+  const videosEmpty = isEmpty("videos");
+  const creatorsEmpty = isEmpty("creators");
+  const tagsEmpty = isEmpty("tags");
 
-  const tagIds = new Map<string, number>();
-  const videos = new Map<string, VideoState>();
-  const creators = new Map<string, Key>();
+  // Caches by string slot; `complete` when every row of the table is in the cache.
+  let videos: (StoredVideo | undefined)[] = [];
+  let creators: (StoredCreator | undefined)[] = [];
+  let tagIds: (number | undefined)[] = [];
+  let complete = { videos: false, creators: false, tags: false };
+  let seenVersion: number | undefined;
+  let autocheckpoint: number | undefined;
 
-  const tagId = (name: string): number => {
-    let id = tagIds.get(name);
-    if (id === undefined) {
-      id = (selectTag.get(name) ?? insertTag.get(name)!).id;
-      tagIds.set(name, id);
-    }
-    return id;
+  const state: StoredState = {
+    video(videoId, slot) {
+      let video = videos[slot];
+      if (video === undefined && !complete.videos) {
+        video = selectVideo.get(videoId);
+        if (video !== undefined) videos[slot] = video;
+      }
+      return video;
+    },
+    viewCount: (videoId, observedAt) => selectViewCount.get(videoId, observedAt),
+    creator(username, slot) {
+      let creator = creators[slot];
+      if (creator === undefined && !complete.creators) {
+        creator = selectCreator.get(username);
+        if (creator !== undefined) creators[slot] = creator;
+      }
+      return creator;
+    },
+    tagId(name, slot) {
+      let id = tagIds[slot];
+      if (id === undefined) {
+        id = (complete.tags ? undefined : selectTag.get(name)) ?? insertTag.get(name)!;
+        tagIds[slot] = id;
+      }
+      return id;
+    },
   };
 
-  const writeBatch = sqlite.transaction((batch: readonly Observation[], report: IngestReport) => {
-    let dirtyFrom = Number.POSITIVE_INFINITY;
-    for (const obs of batch) {
-      const at = obs.observedAt;
-      if (insertObservation.run(obs.videoId, at, obs.viewCount).changes === 1) {
-        report.accepted++;
-        dirtyFrom = Math.min(dirtyFrom, dayOf(at));
-      } else {
-        report.duplicate++;
-        if (raiseObservation.run(obs.viewCount, obs.videoId, at, obs.viewCount).changes === 1) dirtyFrom = Math.min(dirtyFrom, dayOf(at));
-      }
+  function forget(): void {
+    videos = [];
+    creators = [];
+    tagIds = [];
+    complete = { videos: false, creators: false, tags: false };
+  }
 
-      const sig = videoSig(obs);
-      const old = videos.get(obs.videoId) ?? selectVideo.get(obs.videoId);
-      const tagList = obs.hashtags.map(tagId).sort((a, b) => a - b);
-      const tags = tagList.join(",");
-      let state: VideoState;
-      if (!old) {
-        state = {
-          create_time: obs.createTime,
-          region: obs.region,
-          username: obs.username,
-          tags,
-          latest_at: at,
-          latest_views: obs.viewCount,
-          latest_sig: sig,
-          first_at: at,
-          last_at: at,
-        };
-        dirtyFrom = Math.min(dirtyFrom, dayOf(obs.createTime));
-        for (const tag of tagList) insertVideoTag.run(tag, obs.videoId);
-        upsertVideo.run({ video_id: obs.videoId, ...state });
-      } else {
-        const newer = compareKeys([at, obs.viewCount, sig], [old.latest_at, old.latest_views, old.latest_sig]) > 0;
-        const firstAt = Math.min(old.first_at, at);
-        const lastAt = Math.max(old.last_at, at);
-        if (newer) {
-          state = {
-            create_time: obs.createTime,
-            region: obs.region,
-            username: obs.username,
-            tags,
-            latest_at: at,
-            latest_views: obs.viewCount,
-            latest_sig: sig,
-            first_at: firstAt,
-            last_at: lastAt,
-          };
-          if (old.create_time !== obs.createTime || old.region !== obs.region || old.tags !== tags) {
-            // New attributes move every view the video ever gained: stale from its first day.
-            dirtyFrom = Math.min(dirtyFrom, dayOf(old.create_time), dayOf(obs.createTime), dayOf(firstAt));
-          }
-          if (old.tags !== tags) {
-            deleteVideoTags.run(obs.videoId);
-            for (const tag of tagList) insertVideoTag.run(tag, obs.videoId);
-          }
-          upsertVideo.run({ video_id: obs.videoId, ...state });
-        } else if (firstAt !== old.first_at || lastAt !== old.last_at) {
-          state = { ...old, first_at: firstAt, last_at: lastAt };
-          upsertVideo.run({ video_id: obs.videoId, ...state });
-        } else {
-          state = old;
-        }
-      }
-      videos.delete(obs.videoId);
-      videos.set(obs.videoId, state);
+  /** Starts the caches over from what the database holds now. */
+  function restart(): void {
+    forget();
+    complete = { videos: videosEmpty.get() === 1, creators: creatorsEmpty.get() === 1, tags: tagsEmpty.get() === 1 };
+  }
 
-      const profile = creatorSig(obs);
-      const seen = creators.get(obs.username) ?? toKey(selectCreator.get(obs.username));
-      const key: Key = [at, obs.viewCount, profile];
-      if (!seen || compareKeys(key, seen) > 0) {
-        upsertCreator.run(obs.username, obs.nickName, obs.avatarUrl, at, obs.viewCount, profile);
-        creators.set(obs.username, key);
-      } else if (!creators.has(obs.username)) creators.set(obs.username, seen);
-    }
-    if (dirtyFrom !== Number.POSITIVE_INFINITY) {
+  function store(plan: BatchPlan): void {
+    const { inserted, raised } = plan;
+    insertObservations.run(inserted.videoId.length, (row, args, at) => {
+      args[at] = inserted.videoId[row];
+      args[at + 1] = inserted.observedAt[row];
+      args[at + 2] = inserted.viewCount[row];
+    });
+    for (let row = 0; row < raised.videoId.length; row++)
+      raiseObservation.run(raised.viewCount[row], raised.videoId[row], raised.observedAt[row]);
+    const { removedTags, addedTags } = plan;
+    for (let row = 0; row < removedTags.tag.length; row++) deleteVideoTag.run(removedTags.tag[row], removedTags.videoId[row]);
+    // By tag, so that each tag's new rows go to one place of the table.
+    const byTag = sortedBy(addedTags.tag);
+    insertVideoTags.run(byTag.length, (k, args, at) => {
+      const row = byTag[k]!;
+      args[at] = addedTags.tag[row];
+      args[at + 1] = addedTags.videoId[row];
+    });
+    const fillVideo = (v: VideoRow, args: unknown[], at: number) => {
+      args[at] = v.video_id;
+      args[at + 1] = v.create_time;
+      args[at + 2] = v.region;
+      args[at + 3] = v.username;
+      args[at + 4] = v.tags;
+      args[at + 5] = v.latest_at;
+      args[at + 6] = v.latest_views;
+      args[at + 7] = v.latest_sig;
+      args[at + 8] = v.first_at;
+      args[at + 9] = v.last_at;
+    };
+    const [newVideos, changedVideos] = partition(plan.videos, plan.videoIsNew);
+    insertVideos.run(newVideos.length, (row, args, at) => fillVideo(newVideos[row]!, args, at));
+    updateVideos.run(changedVideos.length, (row, args, at) => fillVideo(changedVideos[row]!, args, at));
+    const fillCreator = (c: CreatorRow, args: unknown[], at: number) => {
+      args[at] = c.username;
+      args[at + 1] = c.nick_name;
+      args[at + 2] = c.avatar_url;
+      args[at + 3] = c.seen_at;
+      args[at + 4] = c.seen_views;
+      args[at + 5] = c.seen_sig;
+    };
+    const [newCreators, changedCreators] = partition(plan.creators, plan.creatorIsNew);
+    insertCreators.run(newCreators.length, (row, args, at) => fillCreator(newCreators[row]!, args, at));
+    updateCreators.run(changedCreators.length, (row, args, at) => fillCreator(changedCreators[row]!, args, at));
+    if (plan.dirtyFrom !== Number.POSITIVE_INFINITY) {
       const current = selectDirty.get();
-      if (!current || Number(current.value) > dirtyFrom) upsertDirty.run(String(dirtyFrom));
+      if (current === undefined || Number(current) > plan.dirtyFrom) upsertDirty.run(String(plan.dirtyFrom));
     }
-    if (videos.size > VIDEO_CACHE_SIZE) {
-      let drop = videos.size - VIDEO_CACHE_SIZE / 2;
-      for (const id of videos.keys()) {
-        if (drop-- <= 0) break;
-        videos.delete(id);
-      }
-    }
+  }
+
+  const planAndStore = sqlite.transaction((batch: ParsedBatch, strings: readonly string[]): BatchPlan => {
+    // Another connection may have changed any row since this one last wrote: the cache would lie.
+    const version = dataVersion.get();
+    if (version !== seenVersion) restart();
+    seenVersion = version;
+    const plan = planBatch(batch, strings, state);
+    store(plan);
+    // Rows are cached once written; a rollback (an exception here) drops the whole cache.
+    plan.videoSlots.forEach((slot, k) => (videos[slot] = plan.videos[k]));
+    plan.creatorSlots.forEach((slot, k) => (creators[slot] = plan.creators[k]));
+    return plan;
   });
 
   return {
-    async write(batch, report) {
+    begin() {
+      forget();
+      seenVersion = undefined;
+      autocheckpoint ??= sqlite.pragma("wal_autocheckpoint", { simple: true }) as number;
+      if (autocheckpoint > 0 && autocheckpoint < BULK_AUTOCHECKPOINT_PAGES)
+        sqlite.pragma(`wal_autocheckpoint = ${BULK_AUTOCHECKPOINT_PAGES}`);
+    },
+    async write(batch, strings, report: IngestReport) {
+      // Slots are numbers in the string table: when it starts over, they name other strings.
+      if (batch.resetStrings) forget();
+      let plan: BatchPlan;
       try {
-        writeBatch(batch, report);
+        plan = planAndStore.immediate(batch, strings);
       } catch (error) {
         forget();
+        seenVersion = undefined;
         throw error;
       }
+      report.accepted += plan.accepted;
+      report.duplicate += plan.duplicate;
     },
-    forget,
+    async end() {
+      if (autocheckpoint !== undefined) sqlite.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
+      autocheckpoint = undefined;
+    },
   };
-
-  function forget() {
-    videos.clear();
-    creators.clear();
-    tagIds.clear();
-  }
 }
 
-function toKey(row: { seen_at: number; seen_views: number; seen_sig: string } | undefined): Key | undefined {
-  return row ? [row.seen_at, row.seen_views, row.seen_sig] : undefined;
+/** Row numbers ordered by a non-negative integer key (ties in row order), by a native numeric sort. */
+function sortedBy(keys: readonly number[]): Int32Array {
+  const rows = keys.length;
+  // key * 2^21 + row stays below 2^53 for keys below 2^32 and up to 2^21 rows.
+  if (rows >= 1 << 21 || keys.some((key) => key >= 2 ** 32)) {
+    return Int32Array.from(keys.keys()).sort((a, b) => keys[a]! - keys[b]! || a - b);
+  }
+  const packed = new Float64Array(rows);
+  for (let row = 0; row < rows; row++) packed[row] = keys[row]! * 2 ** 21 + row;
+  packed.sort();
+  const order = new Int32Array(rows);
+  for (let k = 0; k < rows; k++) order[k] = packed[k]! % 2 ** 21;
+  return order;
+}
+
+/**
+ * An insert of many rows per statement: `run(rows, fill)` binds rows in chunks, `fill` writing row
+ * `row`'s values into `args` from index `at`.
+ */
+function multiRowStatement(sqlite: SqliteDatabase.Database, head: string, columns: number, tail = "") {
+  const values = (rows: number) => Array.from({ length: rows }, () => `(${Array(columns).fill("?").join(", ")})`).join(", ");
+  const many = sqlite.prepare(`${head} ${values(ROWS_PER_STATEMENT)} ${tail}`);
+  const one = sqlite.prepare(`${head} ${values(1)} ${tail}`);
+  const manyArgs: unknown[] = new Array(ROWS_PER_STATEMENT * columns);
+  const oneArgs: unknown[] = new Array(columns);
+  return {
+    run(rows: number, fill: (row: number, args: unknown[], at: number) => void): void {
+      let row = 0;
+      for (; row + ROWS_PER_STATEMENT <= rows; row += ROWS_PER_STATEMENT) {
+        for (let k = 0; k < ROWS_PER_STATEMENT; k++) fill(row + k, manyArgs, k * columns);
+        many.run(manyArgs);
+      }
+      for (; row < rows; row++) {
+        fill(row, oneArgs, 0);
+        one.run(oneArgs);
+      }
+    },
+  };
 }

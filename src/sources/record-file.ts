@@ -1,49 +1,158 @@
 import fs from "node:fs";
-import readline from "node:readline";
-import { Readable, Transform } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { Readable } from "node:stream";
+import { Worker } from "node:worker_threads";
 import streamArray from "stream-json/streamers/stream-array.js";
+import { createBatchBuilder, type InputRecord, type ObservationBatchSource, type ParsedBatch } from "../domain/ingest/observation-batch.js";
+import { createLineSplitter } from "./line-splitter.js";
 
-/** One item read from an input file: its position, and the parsed value or why it could not be read. */
-export type InputRecord =
-  | { readonly line: number; readonly value: unknown; readonly error?: undefined }
-  | { readonly line: number; readonly value?: undefined; readonly error: string };
+export type { InputRecord } from "../domain/ingest/observation-batch.js";
 
-/**
- * Streams the records of an NDJSON file or of a file holding one JSON array, telling them apart by the
- * first non-blank character. `-` reads standard input. For an array, `line` is the item's 1-based index.
- */
-export async function* readRecords(file: string, options: { onBytes?: (total: number) => void } = {}): AsyncGenerator<InputRecord> {
-  const source = file === "-" ? process.stdin : fs.createReadStream(file, { highWaterMark: 1 << 20 });
-  const report = options.onBytes;
-  let total = 0;
-  const input = report
-    ? source.pipe(
-        new Transform({
-          transform(chunk: Buffer, _encoding, done) {
-            report((total += chunk.length));
-            done(null, chunk);
-          },
-        }),
-      )
-    : source;
-  if (input !== source) source.on("error", (error: Error) => input.destroy(error));
-  const { first, stream } = await peekFirstChar(input);
-  if (first === "[") yield* readJsonArray(stream);
-  else yield* readNdjson(stream);
+/** The records of a file, one by one or, for observations, already validated in batches. */
+export interface RecordFile extends AsyncIterable<InputRecord>, ObservationBatchSource {}
+
+export interface ReadRecordsOptions {
+  /** Called with the number of bytes read so far. */
+  readonly onBytes?: (total: number) => void;
+  /**
+   * The module that reads and validates observation batches on a thread of its own; `false` does it
+   * on the calling thread. By default the compiled `record-file-worker.js` next to this module.
+   */
+  readonly worker?: URL | false;
 }
 
-async function* readNdjson(stream: Readable): AsyncGenerator<InputRecord> {
-  const lines = readline.createInterface({ input: stream, crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of lines) {
-    line++;
-    if (text.trim() === "") continue;
+/** What the reading thread sends: a batch with the bytes read so far, the end, or why it failed. */
+export type WorkerMessage = { batch: ParsedBatch; bytes: number } | { done: true } | { error: string };
+
+export interface WorkerInput {
+  readonly file: string;
+  readonly batchSize: number;
+}
+
+/** The size of the first batch of a large file: the writer waits for it, so it is kept small. */
+const FIRST_BATCH_SIZE = 16_384;
+
+/** Files smaller than this are read on the calling thread: starting a thread would cost more. */
+const WORKER_MIN_BYTES = 1 << 20;
+
+/**
+ * Reads the records of an NDJSON file or of a file holding one JSON array, telling them apart by the
+ * first non-blank character. `-` reads standard input. For an array, `line` is the item's 1-based index.
+ */
+export function readRecords(file: string, options: ReadRecordsOptions = {}): RecordFile {
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const records of readRecordChunks(file, options.onBytes)) yield* records;
+    },
+    observationBatches({ batchSize }) {
+      const worker = options.worker ?? (fileSize(file) >= WORKER_MIN_BYTES ? defaultWorker() : false);
+      if (worker === false || file === "-") return readObservationBatches(file, batchSize, options.onBytes);
+      return readBatchesInWorker(worker, { file, batchSize }, options.onBytes);
+    },
+  };
+}
+
+/** The records of a file in runs, one run per chunk read, so that a consumer pays per chunk, not per record. */
+async function* readRecordChunks(file: string, onBytes?: (total: number) => void): AsyncGenerator<InputRecord[]> {
+  const { first, chunks } = await openInput(file, onBytes);
+  if (first === "[") {
+    for await (const record of readJsonArray(Readable.from(chunks, { objectMode: false }))) yield [record];
+    return;
+  }
+  const splitter = createLineSplitter();
+  let records: InputRecord[] = [];
+  const onLine = (bytes: Buffer, start: number, end: number, line: number) => {
+    const text = bytes.toString("utf8", start, end);
+    // Skipping blank lines needs no trim for the usual line, which starts with "{".
+    if (text.charCodeAt(0) !== 123 && text.trim() === "") return;
     try {
-      yield { line, value: JSON.parse(text) as unknown };
+      records.push({ line, value: JSON.parse(text) as unknown });
     } catch {
-      yield { line, error: "not valid JSON" };
+      records.push({ line, error: "not valid JSON" });
+    }
+  };
+  for await (const chunk of chunks) {
+    splitter.push(chunk, onLine);
+    if (records.length > 0) {
+      yield records;
+      records = [];
     }
   }
+  splitter.end(onLine);
+  if (records.length > 0) yield records;
+}
+
+/**
+ * The observations of a file, validated into batches of at most `batchSize` valid ones. NDJSON
+ * lines go through the builder's byte-level fast path; they are never decoded as a whole. The first
+ * batches are smaller, doubling up to `batchSize`, so that storing starts early.
+ */
+export async function* readObservationBatches(
+  file: string,
+  batchSize: number,
+  onBytes?: (total: number) => void,
+): AsyncGenerator<ParsedBatch> {
+  const builder = createBatchBuilder(Math.min(batchSize, 1 << 18));
+  let target = Math.min(batchSize, FIRST_BATCH_SIZE);
+  const take = () => {
+    target = Math.min(batchSize, target * 2);
+    return builder.take();
+  };
+  const { first, chunks } = await openInput(file, onBytes);
+  if (first === "[") {
+    for await (const record of readJsonArray(Readable.from(chunks, { objectMode: false }))) {
+      builder.addRecord(record);
+      if (builder.count >= target) yield take();
+    }
+  } else {
+    const splitter = createLineSplitter();
+    const ready: ParsedBatch[] = [];
+    const onLine = (bytes: Buffer, start: number, end: number, line: number) => {
+      builder.addLine(bytes, start, end, line);
+      if (builder.count >= target) ready.push(take());
+    };
+    for await (const chunk of chunks) {
+      splitter.push(chunk, onLine);
+      yield* ready.splice(0);
+    }
+    splitter.end(onLine);
+    yield* ready.splice(0);
+  }
+  if (builder.read > 0) yield builder.take();
+}
+
+/** Opens a file (`-` for standard input) and tells an array from NDJSON by its first non-blank character. */
+async function openInput(
+  file: string,
+  onBytes?: (total: number) => void,
+): Promise<{ first: string | undefined; chunks: AsyncGenerator<Buffer> }> {
+  const chunks = readChunks(file === "-" ? process.stdin : fs.createReadStream(file, { highWaterMark: 1 << 20 }), onBytes);
+  const seen: Buffer[] = [];
+  let first: string | undefined;
+  for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+    seen.push(next.value);
+    const match = /\S/.exec(next.value.toString("latin1"));
+    if (match) {
+      first = match[0];
+      break;
+    }
+  }
+  return { first, chunks: replay(seen, chunks) };
+}
+
+async function* readChunks(input: Readable, onBytes: ((total: number) => void) | undefined): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    total += bytes.length;
+    onBytes?.(total);
+    yield bytes;
+  }
+}
+
+async function* replay(seen: Buffer[], rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield* seen;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
 }
 
 async function* readJsonArray(stream: Readable): AsyncGenerator<InputRecord> {
@@ -60,26 +169,65 @@ async function* readJsonArray(stream: Readable): AsyncGenerator<InputRecord> {
   }
 }
 
-/** Reads until the first non-blank character and returns a stream that still yields everything. */
-async function peekFirstChar(input: Readable): Promise<{ first: string | undefined; stream: Readable }> {
-  const iterator = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-  const seen: Buffer[] = [];
-  let first: string | undefined;
-  while (first === undefined) {
-    const next = await iterator.next();
-    if (next.done) break;
-    const chunk = typeof next.value === "string" ? Buffer.from(next.value) : next.value;
-    seen.push(chunk);
-    const match = /\S/.exec(chunk.toString("latin1"));
-    if (match) first = match[0];
-  }
-  async function* replay(): AsyncGenerator<Buffer> {
-    yield* seen;
+/** Batches read and validated by a worker thread, at most a few ahead of the consumer. */
+async function* readBatchesInWorker(url: URL, input: WorkerInput, onBytes?: (total: number) => void): AsyncGenerator<ParsedBatch> {
+  const worker = new Worker(url, { workerData: input });
+  const queue: WorkerMessage[] = [];
+  let failure: Error | undefined;
+  let exited = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  worker.on("message", (message: WorkerMessage) => {
+    queue.push(message);
+    notify();
+  });
+  worker.on("error", (error: Error) => {
+    failure = error;
+    notify();
+  });
+  worker.on("exit", () => {
+    exited = true;
+    notify();
+  });
+  try {
     for (;;) {
-      const next = await iterator.next();
-      if (next.done) return;
-      yield typeof next.value === "string" ? Buffer.from(next.value) : next.value;
+      while (queue.length === 0) {
+        if (failure) throw failure;
+        if (exited) throw new Error(`${input.file}: the reading thread stopped before the end of the file`);
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      const message = queue.shift()!;
+      if ("error" in message) throw new Error(message.error);
+      if ("done" in message) return;
+      // Lets the worker read one batch further while this one is stored.
+      worker.postMessage("next");
+      onBytes?.(message.bytes);
+      yield message.batch;
     }
+  } finally {
+    await worker.terminate();
   }
-  return { first, stream: Readable.from(replay(), { objectMode: false }) };
+}
+
+let compiledWorker: URL | false | undefined;
+
+function defaultWorker(): URL | false {
+  if (compiledWorker === undefined) {
+    const url = new URL("./record-file-worker.js", import.meta.url);
+    // Run from TypeScript sources (tests), there is no compiled worker: read on this thread.
+    compiledWorker = import.meta.url.endsWith(".js") && fs.existsSync(fileURLToPath(url)) ? url : false;
+  }
+  return compiledWorker;
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    // Reading reports the problem.
+    return 0;
+  }
 }

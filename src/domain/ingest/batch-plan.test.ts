@@ -1,0 +1,188 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { dayOf } from "../../lib/days.js";
+import { compareUtf8 } from "../../lib/order.js";
+import type { Observation } from "../observation.js";
+import { creatorSig, videoSig } from "../observation-order.js";
+import { hashtagsToLookUp, observationKeysToLookUp, planBatch, type StoredCreator, type StoredVideo } from "./batch-plan.js";
+import { createBatchBuilder, createStringTable } from "./observation-batch.js";
+
+const DAY = 86_400;
+
+const observationArbitrary: fc.Arbitrary<Observation> = fc.record({
+  videoId: fc.constantFrom("1", "2", "3", "4"),
+  createTime: fc.constantFrom(10 * DAY, 11 * DAY + 5),
+  region: fc.constantFrom("US", "GB"),
+  hashtags: fc.uniqueArray(fc.constantFrom("a", "b", "é"), { maxLength: 3 }).map((tags) => tags.sort()),
+  username: fc.constantFrom("ana", "zed"),
+  viewCount: fc.integer({ min: 0, max: 3 }),
+  observedAt: fc.integer({ min: 12 * DAY, max: 12 * DAY + 3 }).map((at) => (at % 2 === 0 ? at : at + 2 * DAY)),
+  nickName: fc.constantFrom(null, "Ana", "ÄNA"),
+  avatarUrl: fc.constantFrom(null, "https://a.example/1.png"),
+});
+
+/** An in-memory database: the rows a sequence of plans leaves behind. */
+class Store {
+  views = new Map<string, number>();
+  videos = new Map<string, StoredVideo>();
+  creators = new Map<string, StoredCreator & { nick_name: string | null; avatar_url: string | null }>();
+  tags = new Map<string, number>();
+  videoTags = new Set<string>();
+
+  state() {
+    return {
+      video: (id: string) => this.videos.get(id),
+      viewCount: (id: string, at: number) => this.views.get(`${id}|${at}`),
+      creator: (username: string) => this.creators.get(username),
+      tagId: (name: string) => {
+        if (!this.tags.has(name)) this.tags.set(name, 100 - this.tags.size);
+        return this.tags.get(name)!;
+      },
+    };
+  }
+}
+
+function ingest(store: Store, batches: Observation[][]) {
+  const builder = createBatchBuilder(4);
+  const table = createStringTable();
+  const results = [];
+  for (const observations of batches) {
+    for (const o of observations) builder.add(o);
+    const batch = builder.take();
+    table.apply(batch);
+    // Exercised for PostgreSQL, which fetches these sets before planning.
+    const keys = observationKeysToLookUp(batch, table.strings, (id) => store.videos.get(id));
+    const names = hashtagsToLookUp(batch, table.strings, (id) => store.videos.get(id));
+    const before = { videos: new Map(store.videos), views: new Map(store.views) };
+    let viewLookups = 0;
+    const state = store.state();
+    const plan = planBatch(batch, table.strings, {
+      ...state,
+      viewCount: (id, at) => {
+        viewLookups++;
+        expect(keys.videoId.some((k, i) => k === id && keys.observedAt[i] === at)).toBe(true);
+        return state.viewCount(id, at);
+      },
+      tagId: (name) => {
+        expect(names.has(name)).toBe(true);
+        return state.tagId(name);
+      },
+    });
+    expect(viewLookups).toBeLessThanOrEqual(keys.videoId.length);
+    for (const rows of [plan.inserted, plan.raised]) {
+      rows.videoId.forEach((id, i) => store.views.set(`${id}|${rows.observedAt[i]}`, rows.viewCount[i]!));
+    }
+    for (const { video_id, ...video } of plan.videos) store.videos.set(video_id, video);
+    plan.removedTags.tag.forEach((tag, i) => expect(store.videoTags.delete(`${tag}|${plan.removedTags.videoId[i]}`)).toBe(true));
+    plan.addedTags.tag.forEach((tag, i) => {
+      expect(store.videoTags.has(`${tag}|${plan.addedTags.videoId[i]}`)).toBe(false);
+      store.videoTags.add(`${tag}|${plan.addedTags.videoId[i]}`);
+    });
+    for (const { username, ...creator } of plan.creators) store.creators.set(username, creator);
+    results.push({ plan, before, after: { videos: new Map(store.videos), views: new Map(store.views) }, observations });
+  }
+  return results;
+}
+
+const later = (a: Observation, b: Observation, sig: (o: Observation) => string) =>
+  a.observedAt - b.observedAt || a.viewCount - b.viewCount || compareUtf8(sig(a), sig(b));
+
+describe("planBatch", () => {
+  it("leaves the rows of the latest observations, whatever the batching", () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(observationArbitrary, { maxLength: 12 }), { maxLength: 5 }), (batches) => {
+        const store = new Store();
+        const results = ingest(store, batches);
+        const all = batches.flat();
+
+        const views = new Map<string, number>();
+        for (const o of all)
+          views.set(`${o.videoId}|${o.observedAt}`, Math.max(o.viewCount, views.get(`${o.videoId}|${o.observedAt}`) ?? -1));
+        expect(store.views).toEqual(views);
+        expect(results.reduce((sum, r) => sum + r.plan.accepted, 0)).toBe(views.size);
+        expect(results.reduce((sum, r) => sum + r.plan.accepted + r.plan.duplicate, 0)).toBe(all.length);
+
+        for (const id of new Set(all.map((o) => o.videoId))) {
+          const mine = all.filter((o) => o.videoId === id);
+          const latest = mine.reduce((a, b) => (later(b, a, videoSig) > 0 ? b : a));
+          const tagIds = latest.hashtags.map((name) => store.tags.get(name)!).sort((a, b) => a - b);
+          expect(store.videos.get(id)).toEqual({
+            create_time: latest.createTime,
+            region: latest.region,
+            username: latest.username,
+            tags: tagIds.join(","),
+            latest_at: latest.observedAt,
+            latest_views: latest.viewCount,
+            latest_sig: videoSig(latest),
+            first_at: Math.min(...mine.map((o) => o.observedAt)),
+            last_at: Math.max(...mine.map((o) => o.observedAt)),
+          });
+          for (const tag of tagIds) expect(store.videoTags.has(`${tag}|${id}`)).toBe(true);
+        }
+        expect(store.videoTags.size).toBe(
+          [...store.videos.values()].reduce((n, v) => n + (v.tags === "" ? 0 : v.tags.split(",").length), 0),
+        );
+
+        for (const username of new Set(all.map((o) => o.username))) {
+          const latest = all.filter((o) => o.username === username).reduce((a, b) => (later(b, a, creatorSig) > 0 ? b : a));
+          expect(store.creators.get(username)).toEqual({
+            nick_name: latest.nickName,
+            avatar_url: latest.avatarUrl,
+            seen_at: latest.observedAt,
+            seen_views: latest.viewCount,
+            seen_sig: creatorSig(latest),
+          });
+        }
+      }),
+    );
+  });
+
+  it("marks stale the days of changed views, of new videos, and all days of a changed video", () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(observationArbitrary, { maxLength: 12 }), { maxLength: 5 }), (batches) => {
+        const store = new Store();
+        for (const { plan, before, after, observations } of ingest(store, batches)) {
+          const days: number[] = [];
+          for (const [key, views] of after.views) {
+            if (before.views.get(key) !== views) days.push(dayOf(Number(key.split("|")[1])));
+          }
+          for (const [id, video] of after.videos) {
+            const old = before.videos.get(id);
+            if (!old) days.push(dayOf(video.create_time));
+            else if (old.create_time !== video.create_time || old.region !== video.region || old.tags !== video.tags) {
+              days.push(dayOf(old.create_time), dayOf(video.create_time), dayOf(video.first_at));
+            }
+          }
+          expect(plan.dirtyFrom).toBe(days.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...days));
+          if (observations.length === 0) expect(plan.videos).toEqual([]);
+        }
+      }),
+    );
+  });
+
+  it("counts a repeated observation once, as a duplicate, within a batch and across batches", () => {
+    const o: Observation = {
+      videoId: "7",
+      createTime: 10 * DAY,
+      region: "US",
+      hashtags: ["a"],
+      username: "ana",
+      viewCount: 5,
+      observedAt: 12 * DAY,
+      nickName: null,
+      avatarUrl: null,
+    };
+    const store = new Store();
+    const [first, second] = ingest(store, [
+      [o, { ...o, viewCount: 9 }],
+      [
+        { ...o, viewCount: 7 },
+        { ...o, observedAt: 13 * DAY },
+      ],
+    ]);
+    expect([first!.plan.accepted, first!.plan.duplicate]).toEqual([1, 1]);
+    expect([second!.plan.accepted, second!.plan.duplicate]).toEqual([1, 1]);
+    expect(second!.plan.raised.videoId).toEqual([]);
+    expect(store.views.get(`7|${12 * DAY}`)).toBe(9);
+  });
+});

@@ -1,0 +1,263 @@
+import { dayOf } from "../../lib/days.js";
+import { compareUtf8 } from "../../lib/order.js";
+import type { ParsedBatch } from "./observation-batch.js";
+
+/** A `videos` row without its key. */
+export interface StoredVideo {
+  create_time: number;
+  region: string;
+  username: string;
+  tags: string;
+  latest_at: number;
+  latest_views: number;
+  latest_sig: string;
+  first_at: number;
+  last_at: number;
+}
+
+export interface StoredCreator {
+  seen_at: number;
+  seen_views: number;
+  seen_sig: string;
+}
+
+export interface VideoRow extends StoredVideo {
+  video_id: string;
+}
+
+export interface CreatorRow extends StoredCreator {
+  username: string;
+  nick_name: string | null;
+  avatar_url: string | null;
+}
+
+/**
+ * What the database holds before the batch, as far as the plan needs to know. A `slot` is the
+ * string's number in the batch's string table: a key for caches, stable until the table starts over.
+ */
+export interface StoredState {
+  video(videoId: string, slot: number): StoredVideo | undefined;
+  /** Asked only for times within the stored video's first_at..last_at: nothing is stored outside. */
+  viewCount(videoId: string, observedAt: number): number | undefined;
+  creator(username: string, slot: number): StoredCreator | undefined;
+  /** The id of a hashtag name, interning it when new. */
+  tagId(name: string, slot: number): number;
+}
+
+export interface ObservationRows {
+  videoId: string[];
+  observedAt: number[];
+  viewCount: number[];
+}
+
+/** Every row one batch changes, and how it counts; each key appears once, so each row is written once. */
+export interface BatchPlan {
+  accepted: number;
+  duplicate: number;
+  /** The earliest day the batch makes stale, or +Infinity. */
+  dirtyFrom: number;
+  /** Observations new to the database. */
+  inserted: ObservationRows;
+  /** Stored observations whose view count the batch raises. */
+  raised: ObservationRows;
+  /** Videos to insert or update, with the slots of their ids, and whether each is new. */
+  videos: VideoRow[];
+  videoSlots: number[];
+  videoIsNew: boolean[];
+  /** `video_tags` rows to add and to remove: how each written video's tags changed. */
+  addedTags: { tag: number[]; videoId: string[] };
+  removedTags: { tag: number[]; videoId: string[] };
+  /** Creators to insert or update, with the slots of their usernames, and whether each is new. */
+  creators: CreatorRow[];
+  creatorSlots: number[];
+  creatorIsNew: boolean[];
+}
+
+/**
+ * Decides what one batch changes. Every stored value is a maximum under a total order, so the plan
+ * for a batch is the same whatever the order of its observations.
+ */
+export function planBatch(batch: ParsedBatch, strings: readonly string[], state: StoredState): BatchPlan {
+  const { observations: columns, groups } = batch;
+  const { observedAt, viewCount, hashtagStart, hashtags } = columns;
+  const plan: BatchPlan = {
+    accepted: 0,
+    duplicate: groups.repeated,
+    dirtyFrom: Number.POSITIVE_INFINITY,
+    inserted: { videoId: [], observedAt: [], viewCount: [] },
+    raised: { videoId: [], observedAt: [], viewCount: [] },
+    videos: [],
+    videoSlots: [],
+    videoIsNew: [],
+    addedTags: { tag: [], videoId: [] },
+    removedTags: { tag: [], videoId: [] },
+    creators: [],
+    creatorSlots: [],
+    creatorIsNew: [],
+  };
+  let dirtyFrom = Number.POSITIVE_INFINITY;
+  const tagList: number[] = [];
+
+  for (let g = 0; g < groups.videoCount; g++) {
+    const slot = groups.video[g]!;
+    const videoId = strings[slot]!;
+    const stored = state.video(videoId, slot);
+    for (let k = groups.timeStart[g]!; k < groups.timeStart[g + 1]!; k++) {
+      const at = groups.times[k]!;
+      const views = groups.timeViews[k]!;
+      const before = stored && at >= stored.first_at && at <= stored.last_at ? state.viewCount(videoId, at) : undefined;
+      const rows = before === undefined ? plan.inserted : views > before ? plan.raised : undefined;
+      if (before === undefined) plan.accepted++;
+      else plan.duplicate++;
+      if (!rows) continue;
+      rows.videoId.push(videoId);
+      rows.observedAt.push(at);
+      rows.viewCount.push(views);
+      const day = dayOf(at);
+      if (day < dirtyFrom) dirtyFrom = day;
+    }
+
+    const firstAt = stored && stored.first_at < groups.firstAt[g]! ? stored.first_at : groups.firstAt[g]!;
+    const lastAt = stored && stored.last_at > groups.lastAt[g]! ? stored.last_at : groups.lastAt[g]!;
+    const i = groups.videoLatest[g]!;
+    const sig = groups.videoSig[g]!;
+    if (stored) {
+      const order = observedAt[i]! - stored.latest_at || viewCount[i]! - stored.latest_views;
+      if (order < 0 || (order === 0 && compareUtf8(sig, stored.latest_sig) <= 0)) {
+        if (firstAt !== stored.first_at || lastAt !== stored.last_at) {
+          plan.videos.push({ video_id: videoId, ...stored, first_at: firstAt, last_at: lastAt });
+          plan.videoSlots.push(slot);
+          plan.videoIsNew.push(false);
+        }
+        continue;
+      }
+    }
+    tagList.length = 0;
+    for (let k = hashtagStart[i]!; k < hashtagStart[i + 1]!; k++) tagList.push(state.tagId(strings[hashtags[k]!]!, hashtags[k]!));
+    const tags = tagsText(tagList);
+    const createTime = columns.createTime[i]!;
+    const region = strings[columns.region[i]!]!;
+    plan.videos.push({
+      video_id: videoId,
+      create_time: createTime,
+      region,
+      username: strings[columns.username[i]!]!,
+      tags,
+      latest_at: observedAt[i]!,
+      latest_views: viewCount[i]!,
+      latest_sig: sig,
+      first_at: firstAt,
+      last_at: lastAt,
+    });
+    plan.videoSlots.push(slot);
+    plan.videoIsNew.push(!stored);
+    if (!stored) dirtyFrom = Math.min(dirtyFrom, dayOf(createTime));
+    else if (stored.create_time !== createTime || stored.region !== region || stored.tags !== tags) {
+      // New attributes move every view the video ever gained: stale from its first day.
+      dirtyFrom = Math.min(dirtyFrom, dayOf(stored.create_time), dayOf(createTime), dayOf(firstAt));
+    }
+    if (stored?.tags === tags) continue;
+    // `video_tags` mirrors `videos.tags`: the stored list says which rows exist.
+    const before = stored && stored.tags !== "" ? stored.tags.split(",").map(Number) : [];
+    for (const tag of tagList) {
+      if (before.includes(tag)) continue;
+      plan.addedTags.tag.push(tag);
+      plan.addedTags.videoId.push(videoId);
+    }
+    for (const tag of before) {
+      if (tagList.includes(tag)) continue;
+      plan.removedTags.tag.push(tag);
+      plan.removedTags.videoId.push(videoId);
+    }
+  }
+
+  for (let c = 0; c < groups.creatorCount; c++) {
+    const slot = groups.creator[c]!;
+    const username = strings[slot]!;
+    const i = groups.creatorLatest[c]!;
+    const sig = groups.creatorSig[c]!;
+    const stored = state.creator(username, slot);
+    if (stored) {
+      const order = observedAt[i]! - stored.seen_at || viewCount[i]! - stored.seen_views;
+      if (order < 0 || (order === 0 && compareUtf8(sig, stored.seen_sig) <= 0)) continue;
+    }
+    plan.creators.push({
+      username,
+      nick_name: columns.nickName[i]! < 0 ? null : strings[columns.nickName[i]!]!,
+      avatar_url: columns.avatarUrl[i]! < 0 ? null : strings[columns.avatarUrl[i]!]!,
+      seen_at: observedAt[i]!,
+      seen_views: viewCount[i]!,
+      seen_sig: sig,
+    });
+    plan.creatorSlots.push(slot);
+    plan.creatorIsNew.push(!stored);
+  }
+
+  plan.dirtyFrom = dirtyFrom;
+  return plan;
+}
+
+/** `videos.tags`: the ids ascending, comma-separated (sorts `ids`). Most videos have one to three tags. */
+export function tagsText(ids: number[]): string {
+  if (ids.length === 1) return String(ids[0]);
+  if (ids.length === 2) {
+    const [a, b] = ids as [number, number];
+    if (a > b) {
+      ids[0] = b;
+      ids[1] = a;
+    }
+    return `${ids[0]},${ids[1]}`;
+  }
+  ids.sort((a, b) => a - b);
+  return ids.join(",");
+}
+
+/** The (video, time) pairs whose stored view counts `planBatch` will ask for. */
+export function observationKeysToLookUp(
+  batch: ParsedBatch,
+  strings: readonly string[],
+  video: (videoId: string) => StoredVideo | undefined,
+): { videoId: string[]; observedAt: number[] } {
+  const keys = { videoId: [] as string[], observedAt: [] as number[] };
+  const { groups } = batch;
+  for (let g = 0; g < groups.videoCount; g++) {
+    const videoId = strings[groups.video[g]!]!;
+    const stored = video(videoId);
+    if (!stored) continue;
+    for (let k = groups.timeStart[g]!; k < groups.timeStart[g + 1]!; k++) {
+      const at = groups.times[k]!;
+      if (at < stored.first_at || at > stored.last_at) continue;
+      keys.videoId.push(videoId);
+      keys.observedAt.push(at);
+    }
+  }
+  return keys;
+}
+
+/** The hashtag names whose ids `planBatch` may ask for: those of videos whose attributes the batch replaces. */
+export function hashtagsToLookUp(
+  batch: ParsedBatch,
+  strings: readonly string[],
+  video: (videoId: string) => StoredVideo | undefined,
+): Set<string> {
+  const names = new Set<string>();
+  const { observations: columns, groups } = batch;
+  for (let g = 0; g < groups.videoCount; g++) {
+    const stored = video(strings[groups.video[g]!]!);
+    const i = groups.videoLatest[g]!;
+    if (stored) {
+      const order = columns.observedAt[i]! - stored.latest_at || columns.viewCount[i]! - stored.latest_views;
+      if (order < 0 || (order === 0 && compareUtf8(groups.videoSig[g]!, stored.latest_sig) <= 0)) continue;
+    }
+    for (let k = columns.hashtagStart[i]!; k < columns.hashtagStart[i + 1]!; k++) names.add(strings[columns.hashtags[k]!]!);
+  }
+  return names;
+}
+
+/** Splits `items` into those flagged and the others, for example new rows and changed ones. */
+export function partition<T>(items: readonly T[], flags: readonly boolean[]): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  items.forEach((item, i) => (flags[i] ? yes : no).push(item));
+  return [yes, no];
+}
