@@ -31,9 +31,25 @@ export class TopK {
       heap[i] = item;
       return;
     }
-    if (!this.better(item, heap[0]!)) return;
-    let i = 0;
+    if (this.better(item, heap[0]!)) this.replaceRoot(item);
+  }
+
+  /** Empties the heap into a new array, best first. */
+  sorted(): Int32Array {
+    const out = new Int32Array(this.size);
+    while (this.size > 0) {
+      // The root is the worst kept item: it goes last.
+      out[this.size - 1] = this.heap[0]!;
+      this.replaceRoot(this.heap[--this.size]!);
+    }
+    return out;
+  }
+
+  /** Puts `item` at the root and sifts it down to its place among the first `size` items. */
+  private replaceRoot(item: number): void {
+    const heap = this.heap;
     const n = this.size;
+    let i = 0;
     for (;;) {
       const left = 2 * i + 1;
       if (left >= n) break;
@@ -44,29 +60,5 @@ export class TopK {
       i = worse;
     }
     heap[i] = item;
-  }
-
-  /** Empties the heap into a new array, best first. */
-  sorted(): Int32Array {
-    const out = new Int32Array(this.size);
-    const heap = this.heap;
-    while (this.size > 0) {
-      // The root is the worst kept item: it goes last.
-      out[this.size - 1] = heap[0]!;
-      const item = heap[--this.size]!;
-      const n = this.size;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        if (left >= n) break;
-        const right = left + 1;
-        const worse = right < n && this.better(heap[left]!, heap[right]!) ? right : left;
-        if (this.better(heap[worse]!, item)) break;
-        heap[i] = heap[worse]!;
-        i = worse;
-      }
-      heap[i] = item;
-    }
-    return out;
   }
 }

@@ -1,19 +1,10 @@
 import { dayOf } from "../../lib/days.js";
 import { compareUtf8 } from "../../lib/order.js";
+import type { VideosTable } from "../../db/schema.js";
 import type { ParsedBatch } from "./observation-batch.js";
 
 /** A `videos` row without its key. */
-export interface StoredVideo {
-  create_time: number;
-  region: string;
-  username: string;
-  tags: string;
-  latest_at: number;
-  latest_views: number;
-  latest_sig: string;
-  first_at: number;
-  last_at: number;
-}
+export type StoredVideo = Omit<VideosTable, "video_id">;
 
 export interface StoredCreator {
   seen_at: number;
