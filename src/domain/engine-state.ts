@@ -3,7 +3,7 @@ import type { DatabaseSchema } from "../db/schema.js";
 
 /**
  * The earliest day whose charts may be stale. Ingest lowers it in the same transaction that stores
- * the data; a build clears it once every chart from that day on is recomputed.
+ * the data; a build removes it once every chart from that day on is recomputed.
  */
 const DIRTY_FROM = "dirty_from";
 
@@ -21,9 +21,4 @@ export async function markDirtyFrom(db: Kysely<DatabaseSchema>, day: number): Pr
     .values({ key: DIRTY_FROM, value: String(day) })
     .onConflict((oc) => oc.column("key").doUpdateSet({ value: String(day) }))
     .execute();
-}
-
-export async function clearDirty(db: Kysely<DatabaseSchema>, ifStillFrom: number): Promise<void> {
-  // A build does not clear marks that an ingest running alongside it set on earlier days.
-  await db.deleteFrom("engine_state").where("key", "=", DIRTY_FROM).where("value", "=", String(ifStillFrom)).execute();
 }
