@@ -9,6 +9,7 @@ import { createContext } from "../context.js";
 import { createStringTable, type InputRecord, type ParsedBatch } from "../domain/ingest/observation-batch.js";
 import type { IngestReport } from "../domain/ingest-service.js";
 import type { Observation } from "../domain/observation.js";
+import { decodeBatch } from "../../test/parsed-batch.js";
 import { readRecords, type RecordFile } from "./record-file.js";
 import { createSimulation } from "./simulator.js";
 
@@ -39,25 +40,9 @@ async function collect(source: RecordFile, batchSize: number) {
   const batches: { observations: Observation[]; read: number; rejected: ParsedBatch["rejected"] }[] = [];
   for await (const batch of source.observationBatches({ batchSize })) {
     table.apply(batch);
-    batches.push({ observations: decode(batch, table.strings), read: batch.read, rejected: batch.rejected });
+    batches.push({ observations: decodeBatch(batch, table.strings), read: batch.read, rejected: batch.rejected });
   }
   return batches;
-}
-
-function decode(batch: ParsedBatch, strings: readonly string[]): Observation[] {
-  const o = batch.observations;
-  const text = (id: number) => (id < 0 ? null : strings[id]!);
-  return Array.from({ length: o.count }, (_, i) => ({
-    videoId: text(o.videoId[i]!)!,
-    createTime: o.createTime[i]!,
-    region: text(o.region[i]!)!,
-    hashtags: [...o.hashtags.subarray(o.hashtagStart[i]!, o.hashtagStart[i + 1]!)].map((id) => text(id)!).sort(),
-    username: text(o.username[i]!)!,
-    viewCount: o.viewCount[i]!,
-    observedAt: o.observedAt[i]!,
-    nickName: text(o.nickName[i]!),
-    avatarUrl: text(o.avatarUrl[i]!),
-  }));
 }
 
 /**

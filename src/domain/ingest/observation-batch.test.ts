@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Observation } from "../observation.js";
 import { creatorSig, videoSig } from "../observation-order.js";
-import { createBatchBuilder, createStringTable, type ParsedBatch } from "./observation-batch.js";
+import { decodeBatch } from "../../../test/parsed-batch.js";
+import { createBatchBuilder, createStringTable } from "./observation-batch.js";
 
 const observationArbitrary: fc.Arbitrary<Observation> = fc.record({
   videoId: fc.stringMatching(/^[0-9]{1,4}$/),
@@ -16,22 +17,6 @@ const observationArbitrary: fc.Arbitrary<Observation> = fc.record({
   avatarUrl: fc.constantFrom(null, "https://a.example/1.png"),
 });
 
-function decode(batch: ParsedBatch, strings: readonly string[]): Observation[] {
-  const o = batch.observations;
-  const text = (id: number) => (id < 0 ? null : strings[id]!);
-  return Array.from({ length: o.count }, (_, i) => ({
-    videoId: text(o.videoId[i]!)!,
-    createTime: o.createTime[i]!,
-    region: text(o.region[i]!)!,
-    hashtags: [...o.hashtags.subarray(o.hashtagStart[i]!, o.hashtagStart[i + 1]!)].map((id) => text(id)!).sort(),
-    username: text(o.username[i]!)!,
-    viewCount: o.viewCount[i]!,
-    observedAt: o.observedAt[i]!,
-    nickName: text(o.nickName[i]!),
-    avatarUrl: text(o.avatarUrl[i]!),
-  }));
-}
-
 describe("createBatchBuilder", () => {
   it("hands over observations that decode to what went in, across string table restarts", () => {
     fc.assert(
@@ -42,7 +27,7 @@ describe("createBatchBuilder", () => {
           for (const o of observations) builder.add(o);
           const batch = builder.take();
           table.apply(batch);
-          expect(decode(batch, table.strings)).toEqual(observations);
+          expect(decodeBatch(batch, table.strings)).toEqual(observations);
           expect(batch.read).toBe(observations.length);
         }
       }),
