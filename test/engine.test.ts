@@ -166,7 +166,7 @@ for (const database of TEST_DATABASES) {
         }),
         { numRuns: database.name === "SQLite" ? 25 : 8 },
       );
-    });
+    }, 300_000);
 
     it("reads the same gains in two halves of the videos as in one pass", async () => {
       await fc.assert(
@@ -225,6 +225,6 @@ for (const database of TEST_DATABASES) {
         }),
         { numRuns: database.name === "SQLite" ? 15 : 5 },
       );
-    });
+    }, 300_000);
   });
 }
