@@ -1,7 +1,8 @@
 /**
  * Engine benchmark: simulates a large world, ingests all but its last day, builds every chart, then
- * ingests the last day and updates the charts incrementally. Prints observations per second, build
- * seconds, peak RSS and database size, on SQLite and (when reachable) PostgreSQL.
+ * ingests the last day and updates the charts incrementally, each phase in its own process. Prints
+ * observations per second, build seconds, peak RSS and database size, on SQLite and (when reachable)
+ * PostgreSQL.
  *
  *   npm run bench:engine -- [--days 150] [--videos-per-day 12000] [--db sqlite,postgres]
  *
@@ -15,7 +16,6 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { loadConfig } from "../config/config.js";
 import { createContext } from "../context.js";
-import { dayOf } from "../lib/days.js";
 import { readRecords } from "../sources/record-file.js";
 import { createSimulation } from "../sources/simulator.js";
 
@@ -43,11 +43,29 @@ interface Result {
   charts: number;
   oneMoreDaySeconds: number;
   oneMoreDayObservations: number;
+  /** Peak RSS of each phase's process, in MB. */
+  peakRssMb: { ingest: number; build: number; day: number };
+  databaseMb: number;
+}
+
+type Phase = "ingest" | "build" | "day";
+
+interface PhaseResult {
+  seconds: number;
+  observations: number;
+  charts: number;
+  fromDay: number | null;
   peakRssMb: number;
   databaseMb: number;
 }
 
-async function prepareWorld(): Promise<{ history: string; lastDay: string; catalog: string }> {
+interface World {
+  history: string;
+  lastDay: string;
+  catalog: string;
+}
+
+async function prepareWorld(): Promise<World> {
   fs.mkdirSync(dir, { recursive: true });
   const stem = path.join(dir, `world-${days}d-${videosPerDay}v`);
   const files = { history: `${stem}-history.ndjson`, lastDay: `${stem}-last-day.ndjson`, catalog: `${stem}-catalog.json` };
@@ -84,42 +102,47 @@ async function prepareWorld(): Promise<{ history: string; lastDay: string; catal
   return files;
 }
 
-async function runChild(kind: string, files: { history: string; lastDay: string; catalog: string }): Promise<Result> {
-  let url: string;
-  let schema: string | undefined;
-  if (kind === "sqlite") {
-    url = path.join(dir, "bench.db");
-    for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(url + suffix, { force: true });
-  } else {
-    url = postgresUrl;
-    schema = "tagpulse_bench";
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`drop schema if exists ${schema} cascade`);
-    await client.query(`create schema ${schema}`);
-    await client.end();
+function databaseOf(kind: string): { url: string; schema?: string } {
+  return kind === "sqlite" ? { url: path.join(dir, "bench.db") } : { url: postgresUrl, schema: "tagpulse_bench" };
+}
+
+/**
+ * One phase in its own process, as an operator runs it: `tagpulse ingest --no-build` of the history,
+ * `tagpulse build --full`, then `tagpulse ingest` of the last day, which brings the charts up to date.
+ */
+async function runPhase(kind: string, phase: Phase, world: World): Promise<PhaseResult> {
+  const { url, schema } = databaseOf(kind);
+  if (phase === "ingest") {
+    if (schema) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(`drop schema if exists ${schema} cascade`);
+      await client.query(`create schema ${schema}`);
+      await client.end();
+    } else {
+      for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(url + suffix, { force: true });
+    }
   }
   const context = await createContext(loadConfig({}, { databaseUrl: url }), schema ? { databaseSchema: schema } : {});
-  await context.ingest.ingestCatalog(readRecords(files.catalog));
-
-  let started = performance.now();
-  const report = await context.ingest.ingestObservations(readRecords(files.history), { batchSize: 20_000 });
-  const ingestSeconds = (performance.now() - started) / 1000;
-
-  started = performance.now();
-  const build = await context.engine.build({ full: true });
-  const fullBuildSeconds = (performance.now() - started) / 1000;
-
-  started = performance.now();
-  const daily = await context.ingest.ingestObservations(readRecords(files.lastDay), { batchSize: 20_000 });
-  const incremental = await context.engine.build();
-  const oneMoreDaySeconds = (performance.now() - started) / 1000;
-  if (incremental.fromDay !== null && incremental.fromDay < dayOf((startDay + days - 1) * 86_400)) {
-    console.log(`  note: the last day's feed made charts stale from day ${incremental.fromDay} (late or back-dated data)`);
+  const started = performance.now();
+  let result: Omit<PhaseResult, "seconds" | "peakRssMb" | "databaseMb">;
+  if (phase === "ingest") {
+    await context.ingest.ingestCatalog(readRecords(world.catalog));
+    const report = await context.ingest.ingestObservations(readRecords(world.history));
+    result = { observations: report.read, charts: 0, fromDay: null };
+  } else if (phase === "build") {
+    const build = await context.engine.build({ full: true });
+    result = { observations: build.observations, charts: build.charts, fromDay: build.fromDay };
+  } else {
+    const daily = await context.ingest.ingestObservations(readRecords(world.lastDay));
+    const build = await context.engine.build();
+    result = { observations: daily.read, charts: build.charts, fromDay: build.fromDay };
   }
+  const seconds = (performance.now() - started) / 1000;
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
   let databaseMb: number;
-  if (kind === "sqlite") {
+  if (!schema) {
     databaseMb =
       ["", "-wal"].reduce((sum, suffix) => sum + (fs.existsSync(url + suffix) ? fs.statSync(url + suffix).size : 0), 0) / 2 ** 20;
   } else {
@@ -133,17 +156,39 @@ async function runChild(kind: string, files: { history: string; lastDay: string;
     databaseMb = Number(size.rows[0].bytes) / 2 ** 20;
   }
   await context.close();
+  return { ...result, seconds, peakRssMb, databaseMb };
+}
+
+function spawnPhase(kind: string, phase: Phase, world: World): PhaseResult {
+  const child = spawnSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), ...process.argv.slice(2), "--child", JSON.stringify({ kind, phase, ...world })],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 26 },
+  );
+  const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
+  if (!line) throw new Error(`${kind} ${phase} failed:\n${child.stdout}`);
+  return JSON.parse(line.slice(7)) as PhaseResult;
+}
+
+function runDatabase(kind: string, world: World): Result {
+  const ingest = spawnPhase(kind, "ingest", world);
+  const build = spawnPhase(kind, "build", world);
+  const day = spawnPhase(kind, "day", world);
+  const lastDay = startDay + days - 1;
+  if (day.fromDay !== null && day.fromDay < lastDay) {
+    console.log(`  the last day's feed made charts stale from ${lastDay - day.fromDay} days before it (late or back-dated data)`);
+  }
   return {
     database: kind === "sqlite" ? "SQLite" : "PostgreSQL",
-    observations: report.read,
-    ingestSeconds,
-    observationsPerSecond: report.read / ingestSeconds,
-    fullBuildSeconds,
+    observations: ingest.observations,
+    ingestSeconds: ingest.seconds,
+    observationsPerSecond: ingest.observations / ingest.seconds,
+    fullBuildSeconds: build.seconds,
     charts: build.charts,
-    oneMoreDaySeconds,
-    oneMoreDayObservations: daily.read,
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
-    databaseMb,
+    oneMoreDaySeconds: day.seconds,
+    oneMoreDayObservations: day.observations,
+    peakRssMb: { ingest: ingest.peakRssMb, build: build.peakRssMb, day: day.peakRssMb },
+    databaseMb: day.databaseMb,
   };
 }
 
@@ -157,41 +202,32 @@ function postgresReachable(): boolean {
 }
 
 if (values.child) {
-  const files = JSON.parse(values.child) as { kind: string; history: string; lastDay: string; catalog: string };
-  const result = await runChild(files.kind, files);
+  const { kind, phase, ...world } = JSON.parse(values.child) as World & { kind: string; phase: Phase };
+  const result = await runPhase(kind, phase, world);
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 } else {
-  const files = await prepareWorld();
+  const world = await prepareWorld();
   const results: Result[] = [];
   for (const kind of values.db!.split(",").filter((k) => k !== "")) {
     if (kind === "postgres" && !postgresReachable()) {
       console.log(`PostgreSQL skipped: nothing answers at ${postgresUrl.replace(/\/\/.*@/, "//***@")}`);
       continue;
     }
-    console.log(`${kind}: ingesting, building, then one more day ...`);
-    // Each database runs in its own process, so that peak RSS is its own.
-    const child = spawnSync(
-      process.execPath,
-      [fileURLToPath(import.meta.url), ...process.argv.slice(2), "--child", JSON.stringify({ kind, ...files })],
-      {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "inherit"],
-        maxBuffer: 1 << 26,
-      },
-    );
-    const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
-    if (!line) throw new Error(`${kind} benchmark failed:\n${child.stdout}`);
-    results.push(JSON.parse(line.slice(7)) as Result);
+    console.log(`${kind}: ingesting, building, then one more day, each in its own process ...`);
+    results.push(runDatabase(kind, world));
   }
   const fmt = (n: number, digits = 1) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
   console.log(
     `\nworld: ${days} days, ${videosPerDay.toLocaleString("en-US")} videos/day, machine: ${process.arch}, ${(await import("node:os")).cpus().length} cores, Node ${process.version}`,
   );
-  console.log("| database | observations | ingest obs/s | full build s | charts | one more day s | peak RSS MB | database MB |");
+  console.log(
+    "| database | observations | ingest obs/s | full build s | charts | one more day s | peak RSS MB (ingest / build / day) | database MB |",
+  );
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of results) {
+    const rss = r.peakRssMb;
     console.log(
-      `| ${r.database} | ${r.observations.toLocaleString("en-US")} | ${Math.round(r.observationsPerSecond).toLocaleString("en-US")} | ${fmt(r.fullBuildSeconds)} | ${r.charts.toLocaleString("en-US")} | ${fmt(r.oneMoreDaySeconds, 2)} (${r.oneMoreDayObservations.toLocaleString("en-US")} obs) | ${Math.round(r.peakRssMb)} | ${Math.round(r.databaseMb)} |`,
+      `| ${r.database} | ${r.observations.toLocaleString("en-US")} | ${Math.round(r.observationsPerSecond).toLocaleString("en-US")} | ${fmt(r.fullBuildSeconds)} | ${r.charts.toLocaleString("en-US")} | ${fmt(r.oneMoreDaySeconds, 2)} (${r.oneMoreDayObservations.toLocaleString("en-US")} obs) | ${Math.round(Math.max(rss.ingest, rss.build, rss.day))} (${Math.round(rss.ingest)} / ${Math.round(rss.build)} / ${Math.round(rss.day)}) | ${Math.round(r.databaseMb)} |`,
     );
   }
 }

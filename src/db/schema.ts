@@ -68,10 +68,12 @@ export interface CreatorsTable {
 }
 
 /**
- * Views gained and videos published per day, for one tag in one country or in `all_regions`: derived
- * by the engine. `days` packs (day int32, views float64, publish count int32) records by ascending day.
+ * Views gained and videos published per day, for one tag in one country or in `all_regions`, in
+ * blocks of days (series-codec.ts): derived by the engine. `days` packs (day int32, views float64,
+ * publish count int32) records by ascending day.
  */
 export interface TagSeriesTable {
+  block: number;
   tag: number;
   region: string;
   days: Buffer;
@@ -93,7 +95,7 @@ export interface ChartsTable {
   region: string;
   period: number;
   industry: string;
-  /** (tag, previous day's rank or 0, new-to-top-100 0/1) int32 triples in rank order. */
+  /** (tag, previous day's rank or 0, new-to-top-100) in rank order: see encodeChartEntries. */
   entries: Buffer;
 }
 

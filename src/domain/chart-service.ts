@@ -3,7 +3,7 @@ import { dayOf, dayStart, formatDay } from "../lib/days.js";
 import { TagpulseError } from "../lib/errors.js";
 import { compareUtf8 } from "../lib/order.js";
 import { derivedHashtagId } from "./catalog.js";
-import { decodeDaySeries, decodeInts, type DaySeries } from "./series-codec.js";
+import { decodeChartEntries, decodeDaySeries, seriesBlock, type DaySeries } from "./series-codec.js";
 import { CHART_INDUSTRIES, windowStart, type ChartEntry, type Period } from "./chart-model.js";
 import { ALL_REGIONS, countryName, findIndustry, findRegion } from "./reference-data.js";
 
@@ -106,11 +106,7 @@ export function createChartService(deps: { database: Database }): ChartService {
           `no chart for ${region}, ${query.period} days, industry ${query.industry} on ${formatDay(asOf)}`,
         );
 
-      const packed = decodeInts(chart.entries);
-      const entries: { entry: ChartEntry; rank: number }[] = [];
-      for (let i = 0; i < packed.length; i += 3) {
-        entries.push({ entry: [packed[i]!, packed[i + 1]!, packed[i + 2] === 1 ? 1 : 0], rank: i / 3 + 1 });
-      }
+      const entries = decodeChartEntries(chart.entries).map((entry, i) => ({ entry, rank: i + 1 }));
       const rows = query.newToTop100 ? entries.filter(({ entry }) => entry[2] === 1) : entries;
       const start = windowStart(asOf, query.period, days.first);
       const paged =
@@ -143,15 +139,8 @@ export function createChartService(deps: { database: Database }): ChartService {
           .execute()
       ).map((r) => [r.name, r]),
     );
-    const series = new Map<number, DaySeries>();
-    for (const row of await db
-      .selectFrom("tag_series")
-      .select(["tag", "days"])
-      .where("tag", "in", tags)
-      .where("region", "=", region)
-      .execute()) {
-      series.set(row.tag, decodeDaySeries(row.days));
-    }
+    const series = new Map<number, WindowDay[]>();
+    for (const { tag, days } of await readSeries(tags, region, start, end)) series.set(tag, days);
     const countries = region === ALL_REGIONS ? await topCountries(tags, start, end) : undefined;
     const creators = new Map<number, { nick_name: string; avatar_url: string }[]>();
     for (const tag of tags) creators.set(tag, await topCreators(tag, region, start, end));
@@ -160,7 +149,7 @@ export function createChartService(deps: { database: Database }): ChartService {
       const name = names.get(tag)!;
       const item = catalog.get(name);
       const industry = item?.industry_id == null ? undefined : findIndustry(Number(item.industry_id));
-      const days = inWindow(series.get(tag), start, end);
+      const days = series.get(tag) ?? [];
       const country = region === ALL_REGIONS ? countries!.get(tag)! : region;
       return {
         hashtag_id: item?.hashtag_id ?? derivedHashtagId(name),
@@ -179,25 +168,31 @@ export function createChartService(deps: { database: Database }): ChartService {
     });
   }
 
-  /** For `all_regions`: the country where each tag gained the most views in the window (ties: code). */
-  async function topCountries(tags: number[], start: number, end: number): Promise<Map<number, string>> {
-    const rows: { tag: number; region: string; views: number }[] = [];
-    const stored = await db
+  /** The days inside [start, end] of each tag's series in `region`, or in every country when it is undefined. */
+  async function readSeries(tags: number[], region: string | undefined, start: number, end: number) {
+    let query = db
       .selectFrom("tag_series")
       .select(["tag", "region", "days"])
+      .where("block", ">=", seriesBlock(start))
+      .where("block", "<=", seriesBlock(end))
       .where("tag", "in", tags)
-      .where("region", "!=", ALL_REGIONS)
-      .execute();
-    for (const row of stored) {
-      rows.push({
-        tag: row.tag,
-        region: row.region,
-        views: inWindow(decodeDaySeries(row.days), start, end).reduce((sum, d) => sum + d.views, 0),
-      });
+      .orderBy("block");
+    query = region === undefined ? query.where("region", "!=", ALL_REGIONS) : query.where("region", "=", region);
+    const series = new Map<string, { tag: number; region: string; days: WindowDay[] }>();
+    for (const row of await query.execute()) {
+      const key = `${row.tag} ${row.region}`;
+      let found = series.get(key);
+      if (!found) series.set(key, (found = { tag: row.tag, region: row.region, days: [] }));
+      found.days.push(...inWindow(decodeDaySeries(row.days), start, end));
     }
+    return [...series.values()];
+  }
+
+  /** For `all_regions`: the country where each tag gained the most views in the window (ties: code). */
+  async function topCountries(tags: number[], start: number, end: number): Promise<Map<number, string>> {
     const best = new Map<number, { region: string; views: number }>();
-    for (const row of rows) {
-      const views = row.views;
+    for (const row of await readSeries(tags, undefined, start, end)) {
+      const views = row.days.reduce((sum, d) => sum + d.views, 0);
       if (views <= 0) continue;
       const current = best.get(row.tag);
       if (!current || views > current.views || (views === current.views && compareUtf8(row.region, current.region) < 0)) {
@@ -275,10 +270,15 @@ export function trend(
   return points.map((p) => ({ time: p.time, value: peak === 0 ? 0 : Math.round((p.amount / peak) * 100) / 100 }));
 }
 
+interface WindowDay {
+  day: number;
+  views: number;
+  pubs: number;
+}
+
 /** The days of a series inside [start, end]. */
-function inWindow(series: DaySeries | undefined, start: number, end: number): { day: number; views: number; pubs: number }[] {
-  const out: { day: number; views: number; pubs: number }[] = [];
-  if (!series) return out;
+function inWindow(series: DaySeries, start: number, end: number): WindowDay[] {
+  const out: WindowDay[] = [];
   for (let i = 0; i < series.days.length; i++) {
     const day = series.days[i]!;
     if (day >= start && day <= end) out.push({ day, views: series.views[i]!, pubs: series.pubs[i]! });

@@ -3,17 +3,21 @@ import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { GrowableInt32 } from "../lib/growable.js";
 import { chunks } from "../lib/order.js";
-import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
+import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS, type ChartEntry } from "./chart-model.js";
 import { readDirtyFrom } from "./engine-state.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
 import { readVideoGains, type VideoGains } from "./engine-gains.js";
 import {
+  decodeChartEntries,
   decodeDaySeries,
   decodeInts,
   decodeRegionDay,
+  encodeChartEntries,
   encodeDaySeries,
   encodeInts,
   encodeRegionDay,
+  seriesBlock,
+  SERIES_BLOCK_DAYS,
   type DaySeries,
   type RegionDay,
 } from "./series-codec.js";
@@ -93,9 +97,18 @@ export function createEngineService(deps: { database: Database }): EngineService
         }
         options.onProgress?.(update);
       };
+      // Two subqueries: each reads one end of the index, where one query with both would scan it all.
       const span = await db
-        .selectFrom("observations")
-        .select((eb) => [eb.fn.min("observed_at").as("first"), eb.fn.max("observed_at").as("last")])
+        .selectNoFrom((eb) => [
+          eb
+            .selectFrom("observations")
+            .select((o) => o.fn.min("observed_at").as("at"))
+            .as("first"),
+          eb
+            .selectFrom("observations")
+            .select((o) => o.fn.max("observed_at").as("at"))
+            .as("last"),
+        ])
         .executeTakeFirst();
       const dirty = await readDirtyFrom(db);
       const full = options.full === true;
@@ -200,8 +213,7 @@ export function createEngineService(deps: { database: Database }): EngineService
           for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
             const s = seriesOf(region, Number(period), industry);
             if (s === undefined) continue;
-            const entries = decodeInts(blob);
-            previousRanked[s] = Int32Array.from({ length: entries.length / 3 }, (_, r) => entries[r * 3]!);
+            previousRanked[s] = Int32Array.from(decodeChartEntries(blob), ([tag]) => tag);
           }
         }
         for await (const rows of streamRows(database, "select region, period, industry, firsts from chart_series")) {
@@ -256,124 +268,59 @@ export function createEngineService(deps: { database: Database }): EngineService
               const previous = previousRanked[s]!;
               const first = firsts[s]!;
               for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = r + 1;
-              const entries = new Int32Array(ranked.length * 3);
-              for (let r = 0; r < ranked.length; r++) {
-                const tag = ranked[r]!;
+              const entries: ChartEntry[] = [];
+              for (const tag of ranked) {
                 let since = first.get(tag);
                 if (since === undefined) first.set(tag, (since = day));
-                entries[r * 3] = tag;
-                entries[r * 3 + 1] = rankOf[tag]!;
-                entries[r * 3 + 2] = since === day ? 1 : 0;
+                entries.push([tag, rankOf[tag]!, since === day ? 1 : 0]);
               }
               for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = 0;
               previousRanked[s] = ranked;
-              chartRows.push([day, CHART_REGIONS[slot], period, CHART_INDUSTRIES[i], encodeInts(entries)]);
+              chartRows.push([day, CHART_REGIONS[slot], period, CHART_INDUSTRIES[i], encodeChartEntries(entries)]);
             }
           }
         }
         progress({ stage: "ranking", done: day - fromDay + 1, total: dayCount });
       }
 
-      // Series rows of every (tag, region) that has or had a day from the stale day on.
+      // Series blocks from the stale day's block on. When the stale day falls inside a block, that block
+      // keeps its stored days before it: only the series that had or have days from the stale day on change.
       progress({ stage: "writing", done: 0, total: 1 });
-      const regions = [...regionKeys];
-      const regionIndex = new Map(regions.map((code, i) => [code, i]));
-      const regionOf = (code: string) => {
-        let r = regionIndex.get(code);
-        if (r === undefined) {
-          r = regions.length;
-          regions.push(code);
-          regionIndex.set(code, r);
-        }
-        return r;
-      };
-      // A series is keyed tag * REGION_KEYS + region index (region codes are few).
-      const REGION_KEYS = 4096;
-      const affected = new Set<number>();
-      if (fromDay > firstDay) {
-        for await (const rows of streamRows(database, "select region, entries from region_days where day >= ?", [fromDay])) {
+      const fromBlock = seriesBlock(fromDay);
+      const seriesRegions = new SeriesRegions(regionKeys);
+      let partial: { touched: Set<number>; kept: Map<number, DaySeries> } | undefined;
+      if (fromDay > firstDay && fromDay > fromBlock * SERIES_BLOCK_DAYS) {
+        const touched = new Set<number>();
+        const blockEnd = (fromBlock + 1) * SERIES_BLOCK_DAYS;
+        for await (const rows of streamRows(database, "select region, entries from region_days where day >= ? and day < ?", [
+          fromDay,
+          blockEnd,
+        ])) {
           for (const [region, blob] of rows as [string, Uint8Array][]) {
-            const r = regionOf(region);
-            for (const tag of decodeRegionDay(blob).tags) affected.add(tag * REGION_KEYS + r);
+            for (const tag of decodeRegionDay(blob).tags) touched.add(seriesRegions.key(tag, region));
           }
         }
-      }
-      // The recomputed days of each series, gathered in one pass to count and one to fill.
-      const seriesSlot = new Map<number, number>();
-      const slotCounts: number[] = [];
-      for (const perRegion of newDays) {
-        perRegion.forEach((data, r) => {
-          for (const tag of data.tags) {
-            const key = tag * REGION_KEYS + r;
-            const slot = seriesSlot.get(key);
-            if (slot === undefined) {
-              seriesSlot.set(key, slotCounts.length);
-              slotCounts.push(1);
-            } else slotCounts[slot]!++;
-          }
-        });
-      }
-      const slotStart = new Int32Array(slotCounts.length + 1);
-      slotCounts.forEach((n, i) => (slotStart[i + 1] = slotStart[i]! + n));
-      const addedDays = new Int32Array(slotStart[slotCounts.length]!);
-      const addedViews = new Float64Array(addedDays.length);
-      const addedPubs = new Int32Array(addedDays.length);
-      const slotFill = slotStart.slice(0, slotCounts.length);
-      newDays.forEach((perRegion, offset) => {
-        perRegion.forEach((data, r) => {
-          for (let i = 0; i < data.tags.length; i++) {
-            const at = slotFill[seriesSlot.get(data.tags[i]! * REGION_KEYS + r)!]!++;
-            addedDays[at] = fromDay + offset;
-            addedViews[at] = data.views[i]!;
-            addedPubs[at] = data.pubs[i]!;
-          }
-        });
-      });
-      for (const key of seriesSlot.keys()) affected.add(key);
-      const kept = new Map<number, DaySeries>();
-      if (fromDay > firstDay) {
-        const tags = [...new Set([...affected].map((key) => Math.floor(key / REGION_KEYS)))];
+        for (let day = fromDay; day < blockEnd && day <= lastDay; day++) {
+          newDays[day - fromDay]!.forEach((data, r) => {
+            for (const tag of data.tags) touched.add(seriesRegions.key(tag, regionKeys[r]!));
+          });
+        }
+        const kept = new Map<number, DaySeries>();
+        const tags = [...new Set([...touched].map((key) => seriesRegions.tagOf(key)))];
         for (const part of chunks(tags, 10_000)) {
-          const marks = part.map(() => "?").join(", ");
-          for await (const rows of streamRows(database, `select tag, region, days from tag_series where tag in (${marks})`, part)) {
+          for await (const rows of streamRows(
+            database,
+            `select tag, region, days from tag_series where block = ? and tag in (${part.map(() => "?").join(", ")})`,
+            [fromBlock, ...part],
+          )) {
             for (const [tag, region, blob] of rows as [number, string, Uint8Array][]) {
-              const key = tag * REGION_KEYS + regionOf(region);
-              if (affected.has(key)) kept.set(key, decodeDaySeries(blob));
+              const key = seriesRegions.key(tag, region);
+              if (touched.has(key)) kept.set(key, decodeDaySeries(blob));
             }
           }
         }
+        partial = { touched, kept };
       }
-      const seriesRows: unknown[][] = [];
-      const emptied: [number, string][] = [];
-      for (const key of affected) {
-        const tag = Math.floor(key / REGION_KEYS);
-        const region = regions[key % REGION_KEYS]!;
-        const before = kept.get(key);
-        let count = 0;
-        while (before && count < before.days.length && before.days[count]! < fromDay) count++;
-        const slot = seriesSlot.get(key);
-        if (count === 0 && slot === undefined) {
-          emptied.push([tag, region]);
-          continue;
-        }
-        const from = slot === undefined ? 0 : slotStart[slot]!;
-        const to = slot === undefined ? 0 : slotStart[slot + 1]!;
-        if (count === 0) {
-          seriesRows.push([
-            tag,
-            region,
-            encodeDaySeries(addedDays.subarray(from, to), addedViews.subarray(from, to), addedPubs.subarray(from, to)),
-          ]);
-          continue;
-        }
-        const days = [...before!.days.subarray(0, count), ...addedDays.subarray(from, to)];
-        const views = [...before!.views.subarray(0, count), ...addedViews.subarray(from, to)];
-        const pubs = [...before!.pubs.subarray(0, count), ...addedPubs.subarray(from, to)];
-        seriesRows.push([tag, region, encodeDaySeries(days, views, pubs)]);
-      }
-      // In primary-key order, rows are appended to the table's B-tree instead of scattered through it.
-      // Region codes are ASCII, where string order is byte order.
-      seriesRows.sort((a, b) => (a[0] as number) - (b[0] as number) || ((a[1] as string) < (b[1] as string) ? -1 : 1));
       const regionDayRows: unknown[][] = [];
       newDays.forEach((perRegion, offset) => {
         perRegion.forEach((data, r) => {
@@ -388,7 +335,7 @@ export function createEngineService(deps: { database: Database }): EngineService
       });
 
       // Replace everything from the stale day on, in one transaction.
-      const totalRows = seriesRows.length + chartRows.length;
+      const totalRows = chartRows.length + regionDayRows.length + dayCount;
       progress({ stage: "writing", done: 0, total: totalRows });
       await withBulkWriter(database, async (writer) => {
         // Without a condition, SQLite empties a table at once instead of row by row.
@@ -404,21 +351,30 @@ export function createEngineService(deps: { database: Database }): EngineService
           ],
           regionDayRows,
         );
-        if (fromDay === firstDay) await writer.exec("delete from tag_series");
-        for (const part of chunks(emptied, 500)) {
-          await writer.exec(`delete from tag_series where ${part.map(() => "(tag = ? and region = ?)").join(" or ")}`, part.flat());
-        }
-        await writer.insert(
-          "tag_series",
-          [
-            ["tag", "int4"],
-            ["region", "text"],
-            ["days", "bytea"],
-          ],
-          seriesRows,
-          "on conflict (tag, region) do update set days = excluded.days",
+        await writer.exec(
+          fromDay === firstDay ? "delete from tag_series" : `delete from tag_series where block ${partial ? ">" : ">="} ${fromBlock}`,
         );
-        progress({ stage: "writing", done: seriesRows.length, total: totalRows });
+        let written = regionDayRows.length;
+        for (const { rows, emptied, days } of seriesBlockRows(newDays, fromDay, seriesRegions, partial)) {
+          for (const part of chunks(emptied, 500)) {
+            await writer.exec(`delete from tag_series where block = ? and (${part.map(() => "(tag = ? and region = ?)").join(" or ")})`, [
+              fromBlock,
+              ...part.flat(),
+            ]);
+          }
+          await writer.insert(
+            "tag_series",
+            [
+              ["block", "int4"],
+              ["tag", "int4"],
+              ["region", "text"],
+              ["days", "bytea"],
+            ],
+            rows,
+            partial ? "on conflict (block, tag, region) do update set days = excluded.days" : "",
+          );
+          progress({ stage: "writing", done: (written += days), total: totalRows });
+        }
         await writer.insert(
           "charts",
           [
@@ -534,6 +490,120 @@ function aggregateDays(gains: VideoGains, fromDay: number, lastDay: number, tagC
     onDay(fromDay + d);
   }
   return days;
+}
+
+/** Numeric keys of (tag, region) series: tag * REGION_KEYS + the region's index (region codes are few). */
+class SeriesRegions {
+  private static readonly REGION_KEYS = 4096;
+  readonly codes: string[];
+  private readonly index: Map<string, number>;
+
+  constructor(codes: readonly string[]) {
+    this.codes = [...codes];
+    this.index = new Map(this.codes.map((code, i) => [code, i]));
+  }
+
+  key(tag: number, region: string): number {
+    let r = this.index.get(region);
+    if (r === undefined) {
+      r = this.codes.length;
+      this.codes.push(region);
+      this.index.set(region, r);
+    }
+    return tag * SeriesRegions.REGION_KEYS + r;
+  }
+
+  /** The key of a tag in the region at index `r` of the codes given to the constructor. */
+  keyAt(tag: number, r: number): number {
+    return tag * SeriesRegions.REGION_KEYS + r;
+  }
+
+  tagOf(key: number): number {
+    return Math.floor(key / SeriesRegions.REGION_KEYS);
+  }
+
+  regionOf(key: number): string {
+    return this.codes[key % SeriesRegions.REGION_KEYS]!;
+  }
+}
+
+/**
+ * `tag_series` rows, block by block, of every day from `fromDay` on (`newDays` has a day per index,
+ * regions by index into the first codes of `regions`), in key order so that they are appended to the
+ * table's B-tree rather than scattered in it. With `partial`, the first block has rows only for the
+ * `touched` series: their stored days before `fromDay` (`kept`), then the new ones; a touched series
+ * left with no day is `emptied`.
+ */
+function* seriesBlockRows(
+  newDays: readonly RegionDay[][],
+  fromDay: number,
+  regions: SeriesRegions,
+  partial: { touched: Set<number>; kept: Map<number, DaySeries> } | undefined,
+): Generator<{ rows: unknown[][]; emptied: [number, string][]; days: number }> {
+  const lastDay = fromDay + newDays.length - 1;
+  for (let block = seriesBlock(fromDay); block <= seriesBlock(lastDay); block++) {
+    const first = Math.max(fromDay, block * SERIES_BLOCK_DAYS);
+    const last = Math.min(lastDay, (block + 1) * SERIES_BLOCK_DAYS - 1);
+    const kept = block === seriesBlock(fromDay) ? partial?.kept : undefined;
+    // Two passes over the block's days: count each series' days, then fill them in place.
+    const slots = new Map<number, number>();
+    const counts: number[] = [];
+    const slotOf = (key: number) => {
+      let slot = slots.get(key);
+      if (slot === undefined) {
+        slots.set(key, (slot = counts.length));
+        counts.push(0);
+      }
+      return slot;
+    };
+    const keptDays = (stored: DaySeries) => {
+      let n = 0;
+      while (n < stored.days.length && stored.days[n]! < fromDay) n++;
+      return n;
+    };
+    for (const [key, stored] of kept ?? []) {
+      const n = keptDays(stored);
+      if (n > 0) counts[slotOf(key)]! += n;
+    }
+    for (let day = first; day <= last; day++) {
+      newDays[day - fromDay]!.forEach((data, r) => {
+        for (const tag of data.tags) counts[slotOf(regions.keyAt(tag, r))]!++;
+      });
+    }
+    const start = new Int32Array(counts.length + 1);
+    counts.forEach((n, slot) => (start[slot + 1] = start[slot]! + n));
+    const fill = start.slice(0, counts.length);
+    const days = new Int32Array(start[counts.length]!);
+    const views = new Float64Array(days.length);
+    const pubs = new Int32Array(days.length);
+    const put = (slot: number, day: number, viewCount: number, pubCount: number) => {
+      const at = fill[slot]!++;
+      days[at] = day;
+      views[at] = viewCount;
+      pubs[at] = pubCount;
+    };
+    for (const [key, stored] of kept ?? []) {
+      const n = keptDays(stored);
+      for (let i = 0; i < n; i++) put(slots.get(key)!, stored.days[i]!, stored.views[i]!, stored.pubs[i]!);
+    }
+    for (let day = first; day <= last; day++) {
+      newDays[day - fromDay]!.forEach((data, r) => {
+        for (let i = 0; i < data.tags.length; i++) put(slots.get(regions.keyAt(data.tags[i]!, r))!, day, data.views[i]!, data.pubs[i]!);
+      });
+    }
+    const rows = [...slots]
+      .map(([key, slot]) => ({ tag: regions.tagOf(key), region: regions.regionOf(key), slot }))
+      // Region codes are ASCII, where string order is byte order.
+      .sort((a, b) => a.tag - b.tag || (a.region < b.region ? -1 : a.region > b.region ? 1 : 0))
+      .map(({ tag, region, slot }) => {
+        const from = start[slot]!;
+        const to = start[slot + 1]!;
+        return [block, tag, region, encodeDaySeries(days.subarray(from, to), views.subarray(from, to), pubs.subarray(from, to))];
+      });
+    const emptied: [number, string][] = [];
+    if (kept) for (const key of partial!.touched) if (!slots.has(key)) emptied.push([regions.tagOf(key), regions.regionOf(key)]);
+    yield { rows, emptied, days: last - first + 1 };
+  }
 }
 
 function report(started: number, fields: Partial<BuildReport>): BuildReport {

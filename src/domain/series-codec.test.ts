@@ -1,6 +1,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeDaySeries, decodeInts, decodeRegionDay, encodeDaySeries, encodeInts, encodeRegionDay } from "./series-codec.js";
+import type { ChartEntry } from "./chart-model.js";
+import {
+  decodeChartEntries,
+  decodeDaySeries,
+  decodeInts,
+  decodeRegionDay,
+  encodeChartEntries,
+  encodeDaySeries,
+  encodeInts,
+  encodeRegionDay,
+} from "./series-codec.js";
 
 describe("series codec", () => {
   it("round-trips day series exactly", () => {
@@ -30,6 +40,23 @@ describe("series codec", () => {
       fc.property(fc.array(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 })), (values) => {
         const padded = Buffer.concat([Buffer.from([1, 2, 3]), encodeInts(values)]);
         expect([...decodeInts(padded.subarray(3))]).toEqual(values);
+      }),
+    );
+  });
+});
+
+describe("chart entries codec", () => {
+  it("round-trips any chart of up to 100 rows in under 1 KB, from a view into a larger buffer", () => {
+    const entry = fc.tuple(
+      fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      fc.integer({ min: 0, max: 100 }),
+      fc.constantFrom<0 | 1>(0, 1),
+    ) as fc.Arbitrary<ChartEntry>;
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 100 }), (entries) => {
+        const encoded = encodeChartEntries(entries);
+        expect(encoded.length).toBeLessThan(1000);
+        expect(decodeChartEntries(Buffer.concat([Buffer.from([7]), encoded]).subarray(1))).toEqual(entries);
       }),
     );
   });

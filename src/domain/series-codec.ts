@@ -1,7 +1,19 @@
+import type { ChartEntry } from "./chart-model.js";
+
 /**
  * Compact binary forms of the engine's derived data, identical on SQLite (blob) and PostgreSQL
  * (bytea): little-endian fixed-size records.
  */
+
+/**
+ * Days per stored block of a tag's series: a block row stays small enough to sit on its B-tree page
+ * (16-byte records), and recomputing recent days rewrites only the blocks that hold them.
+ */
+export const SERIES_BLOCK_DAYS = 32;
+
+export function seriesBlock(day: number): number {
+  return Math.floor(day / SERIES_BLOCK_DAYS);
+}
 
 /** One tag's per-day numbers in one region, ascending by day. */
 export interface DaySeries {
@@ -38,7 +50,33 @@ export function decodeDaySeries(buffer: Uint8Array): DaySeries {
   return { days, views, pubs };
 }
 
-/** Int32 values to bytes and back (chart entries, first-entry pairs). */
+/**
+ * A chart's rows in rank order, 5 bytes each: the tag (uint32), then the previous day's rank (0 when
+ * absent, at most 100) with the new-to-top-100 flag in the top bit. A full chart stays under 1 KB, so
+ * the row holding it fits on its B-tree page.
+ */
+export function encodeChartEntries(entries: readonly ChartEntry[]): Buffer {
+  const buffer = Buffer.allocUnsafe(entries.length * CHART_RECORD);
+  entries.forEach(([tag, previousRank, isNew], i) => {
+    buffer.writeUInt32LE(tag, i * CHART_RECORD);
+    buffer[i * CHART_RECORD + 4] = previousRank | (isNew << 7);
+  });
+  return buffer;
+}
+
+export function decodeChartEntries(buffer: Uint8Array): ChartEntry[] {
+  const view = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const entries: ChartEntry[] = [];
+  for (let at = 0; at + CHART_RECORD <= view.length; at += CHART_RECORD) {
+    const flags = view[at + 4]!;
+    entries.push([view.readUInt32LE(at), flags & 0x7f, flags >> 7 === 1 ? 1 : 0]);
+  }
+  return entries;
+}
+
+const CHART_RECORD = 5;
+
+/** Int32 values to bytes and back (first-entry pairs). */
 export function encodeInts(values: ArrayLike<number>): Buffer {
   const buffer = Buffer.allocUnsafe(values.length * 4);
   for (let i = 0; i < values.length; i++) buffer.writeInt32LE(values[i]!, i * 4);

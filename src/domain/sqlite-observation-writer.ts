@@ -12,6 +12,7 @@ import {
 import type { ParsedBatch } from "./ingest/observation-batch.js";
 import type { IngestReport } from "./ingest-service.js";
 import type { ObservationWriter } from "./observation-writer.js";
+import { RecentCache } from "../lib/recent-cache.js";
 
 /** Rows per multi-row statement: fewer calls into SQLite, within its limit of bound parameters. */
 const ROWS_PER_STATEMENT = 64;
@@ -22,6 +23,12 @@ const ROWS_PER_STATEMENT = 64;
  * one, instead of SQLite's default 4 MB.
  */
 const BULK_AUTOCHECKPOINT_PAGES = 262_144;
+
+/**
+ * Rows per cache generation. Videos are observed for days after publishing: two generations hold
+ * the ones a feed keeps seeing, while memory stays bounded however long the history.
+ */
+const CACHED_ROWS = 120_000;
 
 /**
  * The SQLite writer: one immediate transaction per batch, each changed row written once per batch
@@ -83,9 +90,9 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   const creatorsEmpty = isEmpty("creators");
   const tagsEmpty = isEmpty("tags");
 
-  // Caches by string slot; `complete` when every row of the table is in the cache.
-  let videos: (StoredVideo | undefined)[] = [];
-  let creators: (StoredCreator | undefined)[] = [];
+  // Caches by string slot, of recently used rows; `complete` while every row of the table is cached.
+  const videos = new RecentCache<StoredVideo>(CACHED_ROWS);
+  const creators = new RecentCache<StoredCreator>(CACHED_ROWS);
   let tagIds: (number | undefined)[] = [];
   let complete = { videos: false, creators: false, tags: false };
   let seenVersion: number | undefined;
@@ -93,19 +100,19 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
 
   const state: StoredState = {
     video(videoId, slot) {
-      let video = videos[slot];
-      if (video === undefined && !complete.videos) {
+      let video = videos.get(slot);
+      if (video === undefined && !(complete.videos && videos.evictions === 0)) {
         video = selectVideo.get(videoId);
-        if (video !== undefined) videos[slot] = video;
+        if (video !== undefined) videos.set(slot, video);
       }
       return video;
     },
     viewCount: (videoId, observedAt) => selectViewCount.get(videoId, observedAt),
     creator(username, slot) {
-      let creator = creators[slot];
-      if (creator === undefined && !complete.creators) {
+      let creator = creators.get(slot);
+      if (creator === undefined && !(complete.creators && creators.evictions === 0)) {
         creator = selectCreator.get(username);
-        if (creator !== undefined) creators[slot] = creator;
+        if (creator !== undefined) creators.set(slot, creator);
       }
       return creator;
     },
@@ -120,8 +127,8 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   };
 
   function forget(): void {
-    videos = [];
-    creators = [];
+    videos.clear();
+    creators.clear();
     tagIds = [];
     complete = { videos: false, creators: false, tags: false };
   }
@@ -129,6 +136,7 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   /** Starts the caches over from what the database holds now. */
   function restart(): void {
     forget();
+    videos.evictions = creators.evictions = 0;
     complete = { videos: videosEmpty.get() === 1, creators: creatorsEmpty.get() === 1, tags: tagsEmpty.get() === 1 };
   }
 
@@ -190,8 +198,8 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
     const plan = planBatch(batch, strings, state);
     store(plan);
     // Rows are cached once written; a rollback (an exception here) drops the whole cache.
-    plan.videoSlots.forEach((slot, k) => (videos[slot] = plan.videos[k]));
-    plan.creatorSlots.forEach((slot, k) => (creators[slot] = plan.creators[k]));
+    plan.videoSlots.forEach((slot, k) => videos.set(slot, plan.videos[k]!));
+    plan.creatorSlots.forEach((slot, k) => creators.set(slot, plan.creators[k]!));
     return plan;
   });
 
@@ -218,6 +226,7 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
       report.duplicate += plan.duplicate;
     },
     async end() {
+      forget();
       if (autocheckpoint !== undefined) sqlite.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
       autocheckpoint = undefined;
     },

@@ -86,7 +86,7 @@ export function isObservationBatchSource(source: unknown): source is Observation
 }
 
 /** Past this many strings the table starts over at the next batch, so that it stays bounded. */
-const MAX_TABLE_STRINGS = 1 << 21;
+const MAX_TABLE_STRINGS = 1 << 20;
 
 export interface BatchBuilder {
   /** Valid observations in the batch being built. */
