@@ -10,7 +10,11 @@ const cli = path.resolve("dist/cli/main.js");
 let dir: string;
 
 async function tagpulse(...args: string[]) {
-  return run(process.execPath, [cli, "--db", path.join(dir, "t.db"), ...args], { cwd: dir, maxBuffer: 1 << 26 });
+  return tagpulseOn("t.db", ...args);
+}
+
+async function tagpulseOn(db: string, ...args: string[]) {
+  return run(process.execPath, [cli, "--db", path.join(dir, db), ...args], { cwd: dir, maxBuffer: 1 << 26 });
 }
 
 describe("the tagpulse command", () => {
@@ -76,6 +80,57 @@ describe("the tagpulse command", () => {
       "rank_diff_type",
     ]);
     expect(chart.list[0]!.trend).toHaveLength(10);
+  });
+
+  it("brings a database file up to date day by day, to the same charts as a full rebuild", async () => {
+    // 40 days from 2026-03-01 cross a boundary of the engine's 32-day series blocks (2026-04-01).
+    await tagpulse(
+      "simulate",
+      "--seed",
+      "5",
+      "--days",
+      "40",
+      "--videos-per-day",
+      "150",
+      "--start",
+      "2026-03-01",
+      "--out",
+      "long.ndjson",
+      "--catalog",
+      "long-catalog.json",
+    );
+    const lines = fs.readFileSync(path.join(dir, "long.ndjson"), "utf8").split("\n").filter(Boolean);
+    const feedStart = Date.UTC(2026, 3, 5) / 1000;
+    const isFeed = (line: string) => (JSON.parse(line) as { observed_at: number }).observed_at >= feedStart;
+    fs.writeFileSync(path.join(dir, "history.ndjson"), lines.filter((l) => !isFeed(l)).join("\n"));
+    const feed = lines.filter(isFeed);
+    for (let day = 0; day < 5; day++) {
+      const today = feed.filter(
+        (l) => Math.floor((JSON.parse(l) as { observed_at: number }).observed_at / 86_400) === feedStart / 86_400 + day,
+      );
+      fs.writeFileSync(path.join(dir, `day-${day}.ndjson`), today.join("\n"));
+    }
+
+    await tagpulseOn("daily.db", "ingest", "history.ndjson", "--catalog", "long-catalog.json");
+    for (let day = 0; day < 5; day++) await tagpulseOn("daily.db", "ingest", `day-${day}.ndjson`);
+    const charts = async () => {
+      const out: string[] = [];
+      for (const [region, period, asOf] of [
+        ["all_regions", "120", "2026-04-09"],
+        ["us", "7", "2026-04-09"],
+        ["gb", "30", "2026-04-07"],
+        ["all_regions", "7", "2026-04-04"],
+      ] as const) {
+        out.push(
+          (await tagpulseOn("daily.db", "chart", "--region", region, "--period", period, "--industry", "nothing", "--as-of", asOf)).stdout,
+        );
+      }
+      return out;
+    };
+    const daily = await charts();
+    await tagpulseOn("daily.db", "build", "--full");
+    expect(await charts()).toEqual(daily);
+    expect((JSON.parse(daily[0]!) as { total: number }).total).toBe(100);
   });
 
   it("refuses a bad parameter with a message naming it and exit code 2", async () => {

@@ -20,19 +20,19 @@ interface World {
   catalog: CatalogEntry[];
 }
 
-/** Small random worlds: a few videos seen a few times each over up to 12 days, with duplicates. */
+/** Small random worlds: a few videos seen a few times each over up to 16 days (longer than a 7-day window), with duplicates. */
 const worldArbitrary: fc.Arbitrary<World> = fc
   .record({
-    span: fc.integer({ min: 1, max: 12 }),
+    span: fc.integer({ min: 1, max: 16 }),
     videos: fc.array(
       fc.record({
         region: fc.constantFrom(...REGIONS),
         tags: fc.uniqueArray(fc.constantFrom(...TAGS), { maxLength: 4 }),
         user: fc.constantFrom(...USERS),
-        createOffset: fc.integer({ min: 0, max: 12 * DAY - 1 }),
+        createOffset: fc.integer({ min: 0, max: 16 * DAY - 1 }),
         observations: fc.array(
           fc.record({
-            after: fc.integer({ min: 0, max: 12 * DAY }),
+            after: fc.integer({ min: 0, max: 16 * DAY }),
             views: fc.integer({ min: 0, max: 2000 }),
             nick: fc.option(fc.constantFrom("Becky Mae", "G", "mica 🌸"), { nil: undefined }),
             avatar: fc.option(fc.constantFrom("https://a.example/1.png", "https://a.example/2.png"), { nil: undefined }),

@@ -1,13 +1,14 @@
 import { parentPort, workerData } from "node:worker_threads";
 import SqliteDatabase from "better-sqlite3";
 import type { Database } from "../db/database.js";
-import { readGainsRange, type VideoRange } from "./engine-gains.js";
+import { readGainsRange, readGainsSince, type GainsRead } from "./engine-gains.js";
 
-/** Reads one range of videos' gains from a SQLite file on its own read-only connection. */
-const { file, range } = workerData as { file: string; range: VideoRange };
-const sqlite = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
+/** Reads gains from a SQLite file on its own read-only connection. */
+const read = workerData as GainsRead;
+const sqlite = new SqliteDatabase(read.file, { readonly: true, fileMustExist: true });
 sqlite.pragma("cache_size = -65536");
-const gains = await readGainsRange({ sqlite, dialect: "sqlite" } as Database, range);
+const database = { sqlite, dialect: "sqlite" } as Database;
+const gains = "since" in read ? await readGainsSince(database, read.since) : await readGainsRange(database, read.range);
 sqlite.close();
 parentPort!.postMessage(gains, [
   gains.videoCountry.buffer,

@@ -64,17 +64,20 @@ class VideoTable {
   }
 }
 
+/**
+ * Reads the gains from `fromDay` on. From a SQLite file, on other threads: the caller's thread stays
+ * free for its own reads meanwhile, and a full read is split in two halves of the videos.
+ */
 export async function readVideoGains(database: Database, fromDay: number, firstDay: number): Promise<VideoGains> {
-  if (fromDay > firstDay) return readGainsSince(database, fromDay);
-  const file = database.sqlite?.name;
-  if (!file || database.sqlite?.memory) return readGainsRange(database);
-  // A full read is the build's largest cost: two readers, each on its own half of the videos.
+  const file = database.sqlite && !database.sqlite.memory ? database.sqlite.name : undefined;
+  if (fromDay > firstDay) return file ? readInWorker({ file, since: fromDay }) : readGainsSince(database, fromDay);
+  if (!file) return readGainsRange(database);
   const middle = database
     .sqlite!.prepare("select video_id from videos order by video_id limit 1 offset (select count(*) / 2 from videos)")
     .pluck()
     .get() as string | undefined;
   if (middle === undefined) return readGainsRange(database);
-  const halves = await Promise.all([readInWorker(file, { below: middle }), readInWorker(file, { from: middle })]);
+  const halves = await Promise.all([readInWorker({ file, range: { below: middle } }), readInWorker({ file, range: { from: middle } })]);
   return concatGains(halves);
 }
 
@@ -84,9 +87,12 @@ export interface VideoRange {
   readonly below?: string;
 }
 
-function readInWorker(file: string, range: VideoRange): Promise<VideoGains> {
+/** What a gain-reading thread reads from the SQLite file: a range of videos, or everything since a day. */
+export type GainsRead = { readonly file: string } & ({ readonly range: VideoRange } | { readonly since: number });
+
+function readInWorker(read: GainsRead): Promise<VideoGains> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./engine-gains-worker.js", import.meta.url), { workerData: { file, range } });
+    const worker = new Worker(new URL("./engine-gains-worker.js", import.meta.url), { workerData: read });
     worker.once("message", (gains: VideoGains) => resolve(gains));
     worker.once("error", reject);
     worker.once("exit", (code) => {
@@ -206,7 +212,7 @@ export async function readGainsRange(database: Database, range: VideoRange = {})
 }
 
 /** What was observed since a day, in time order, continuing from each video's highest count before it. */
-async function readGainsSince(database: Database, fromDay: number): Promise<VideoGains> {
+export async function readGainsSince(database: Database, fromDay: number): Promise<VideoGains> {
   const fromSecond = dayStart(fromDay);
   const videoIndex = new Map<string, number>();
   const obsVideo = new GrowableInt32();

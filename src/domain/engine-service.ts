@@ -131,6 +131,11 @@ export function createEngineService(deps: { database: Database }): EngineService
       const fromDay = full ? firstDay : Math.max(firstDay, stale);
       const dayCount = lastDay - fromDay + 1;
 
+      // Gains from the first stale day on: on their own thread when they can, while this one reads the rest.
+      progress({ stage: "reading", done: 0, total: 1 });
+      const gainsRead = readVideoGains(database, fromDay, firstDay);
+      gainsRead.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
+
       // Tags: names give the tie-break order, the catalog gives industries.
       const tagRows = await db.selectFrom("tags").select(["id", "name"]).execute();
       const tagCount = tagRows.reduce((max, r) => Math.max(max, r.id), 0) + 1;
@@ -150,29 +155,9 @@ export function createEngineService(deps: { database: Database }): EngineService
         .execute();
       for (const row of catalog) industryOf[row.tag] = INDUSTRY_INDEX.get(Number(row.industry)) ?? 0;
 
-      // Gains from the first stale day on, then per-day totals per country and for all regions.
-      progress({ stage: "reading", done: 0, total: 1 });
-      // Only the per-day totals outlive this block: the per-video arrays are the build's largest.
-      const { regionKeys, newDays, observations } = await (async (): Promise<{
-        regionKeys: string[];
-        newDays: RegionDay[][];
-        observations: number;
-      }> => {
-        const gains = await readVideoGains(database, fromDay, firstDay);
-        progress({ stage: "aggregating", done: 0, total: dayCount });
-        return {
-          regionKeys: [...gains.countries, ALL_REGIONS],
-          observations: gains.observations,
-          newDays: aggregateDays(gains, fromDay, lastDay, tagCount, (day) =>
-            progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount }),
-          ),
-        };
-      })();
-
       // Stored days inside the longest window before the stale day, for the chart regions.
-      const slotRegionIndex = CHART_REGIONS.map((code) => regionKeys.indexOf(code));
       const oldDays = new Map<number, (RegionDay | undefined)[]>();
-      const windowStartDay = Math.max(firstDay, fromDay - MAX_PERIOD + 1);
+      const windowStartDay = Math.max(firstDay, fromDay - MAX_PERIOD);
       if (windowStartDay < fromDay) {
         const marks = CHART_REGIONS.map(() => "?").join(", ");
         for await (const rows of streamRows(
@@ -187,6 +172,25 @@ export function createEngineService(deps: { database: Database }): EngineService
           }
         }
       }
+      // Per-day totals per country and for all regions.
+      // Only the per-day totals outlive this block: the per-video arrays are the build's largest.
+      const { regionKeys, newDays, observations } = await (async (): Promise<{
+        regionKeys: string[];
+        newDays: RegionDay[][];
+        observations: number;
+      }> => {
+        const gains = await gainsRead;
+        progress({ stage: "aggregating", done: 0, total: dayCount });
+        return {
+          regionKeys: [...gains.countries, ALL_REGIONS],
+          observations: gains.observations,
+          newDays: aggregateDays(gains, fromDay, lastDay, tagCount, (day) =>
+            progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount }),
+          ),
+        };
+      })();
+
+      const slotRegionIndex = CHART_REGIONS.map((code) => regionKeys.indexOf(code));
       const slotDay = (day: number, slot: number): RegionDay | undefined => {
         if (day < fromDay) return oldDays.get(day)?.[slot];
         const r = slotRegionIndex[slot]!;
@@ -230,9 +234,11 @@ export function createEngineService(deps: { database: Database }): EngineService
       progress({ stage: "ranking", done: 0, total: dayCount });
       const chartRows: unknown[][] = [];
       const windows = CHART_REGIONS.map(() => PERIODS.map(() => new SlidingWindow(tagCount)));
+      // Each window starts as the previous day's, [fromDay - period, fromDay - 1]: the first day slid over
+      // adds fromDay and removes fromDay - period.
       CHART_REGIONS.forEach((_, slot) => {
         PERIODS.forEach((period, p) => {
-          for (let day = Math.max(firstDay, fromDay - period + 1); day < fromDay; day++) {
+          for (let day = Math.max(firstDay, fromDay - period); day < fromDay; day++) {
             const data = slotDay(day, slot);
             if (data) windows[slot]![p]!.add(data);
           }
