@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { CHART_INDUSTRIES, CHART_REGIONS, PERIODS } from "../src/domain/chart-model.js";
 import type { CatalogEntry, ObservationRecord } from "../src/domain/observation.js";
-import { concatGains, readGainsRange } from "../src/domain/engine-gains.js";
+import { readGainsRange, type VideoGains } from "../src/domain/engine-gains.js";
 import type { InputRecord } from "../src/sources/record-file.js";
 import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
 import { referenceCharts } from "./reference-engine.js";
@@ -177,20 +177,30 @@ for (const database of TEST_DATABASES) {
           const whole = await readGainsRange(context.database);
           const ids = [...new Set(world.records.map((r) => r.id))].sort();
           const middle = ids[split % ids.length]!;
-          const halves = concatGains([
+          const halves = [
             await readGainsRange(context.database, { below: middle }),
             await readGainsRange(context.database, { from: middle }),
-          ]);
-          const byVideo = (g: typeof whole) =>
-            Array.from({ length: g.videoCount }, (_, v) => [
-              g.countries[g.videoCountry[v]!],
-              g.videoCreateDay[v],
-              [...g.videoTags.subarray(g.videoTagStart[v], g.videoTagStart[v + 1])],
-            ]);
-          const gains = (g: typeof whole) => Array.from(g.gainVideo, (v, i) => [v, g.gainDay[i], g.gainViews[i]]);
-          expect(byVideo(halves)).toEqual(byVideo(whole));
-          expect(gains(halves)).toEqual(gains(whole));
-          expect(halves.observations).toBe(whole.observations);
+          ];
+          // Parts in video-id order, joined: video indexes continue from one part to the next.
+          const byVideo = (parts: VideoGains[]) =>
+            parts.flatMap((g) =>
+              Array.from({ length: g.videoCount }, (_, v) => [
+                g.countries[g.videoCountry[v]!],
+                g.videoCreateDay[v],
+                [...g.videoTags.subarray(g.videoTagStart[v], g.videoTagStart[v + 1])],
+              ]),
+            );
+          const gains = (parts: VideoGains[]) => {
+            let first = 0;
+            return parts.flatMap((g) => {
+              const rows = Array.from(g.gainVideo, (v, i) => [first + v, g.gainDay[i], g.gainViews[i]]);
+              first += g.videoCount;
+              return rows;
+            });
+          };
+          expect(byVideo(halves)).toEqual(byVideo([whole]));
+          expect(gains(halves)).toEqual(gains([whole]));
+          expect(halves[0]!.observations + halves[1]!.observations).toBe(whole.observations);
           await context.dispose();
           context = undefined;
         }),

@@ -53,8 +53,8 @@ export type BulkColumn = readonly [name: string, pgType: "int4" | "int8" | "floa
 /** Statements of one write transaction. */
 export interface BulkWriter {
   exec(sqlText: string, params?: unknown[]): Promise<void>;
-  /** Inserts rows; `conflict` is an optional `on conflict ...` clause. */
-  insert(table: string, columns: readonly BulkColumn[], rows: readonly unknown[][], conflict?: string): Promise<void>;
+  /** Inserts rows, taken from `rows` as they are written; `conflict` is an optional `on conflict ...` clause. */
+  insert(table: string, columns: readonly BulkColumn[], rows: Iterable<readonly unknown[]>, conflict?: string): Promise<void>;
 }
 
 /** Runs `work` in one transaction with bulk statements. */
@@ -91,11 +91,19 @@ export async function withBulkWriter(database: Database, work: (writer: BulkWrit
       async insert(table, columns, rows, conflict = "") {
         const names = columns.map((c) => c[0]).join(", ");
         const unnest = columns.map((c, i) => `$${i + 1}::${c[1]}[]`).join(", ");
-        for (let start = 0; start < rows.length; start += 50_000) {
-          const part = rows.slice(start, start + 50_000);
+        const flush = async (part: (readonly unknown[])[]) => {
           const arrays = columns.map((_, i) => part.map((row) => row[i]));
           await client.query(`insert into ${table} (${names}) select * from unnest(${unnest}) ${conflict}`, arrays);
+        };
+        let part: (readonly unknown[])[] = [];
+        for (const row of rows) {
+          part.push(row);
+          if (part.length === 50_000) {
+            await flush(part);
+            part = [];
+          }
         }
+        if (part.length > 0) await flush(part);
       },
     });
     await client.query("commit");

@@ -1,14 +1,15 @@
 import { parentPort, workerData } from "node:worker_threads";
 import SqliteDatabase from "better-sqlite3";
 import type { Database } from "../db/database.js";
-import { readGainsRange, readGainsSince, type GainsRead } from "./engine-gains.js";
+import { fitted, readGainsRange, readGainsSince, type GainsRead } from "./engine-gains.js";
 
 /** Reads gains from a SQLite file on its own read-only connection. */
 const read = workerData as GainsRead;
 const sqlite = new SqliteDatabase(read.file, { readonly: true, fileMustExist: true });
 sqlite.pragma("cache_size = -65536");
 const database = { sqlite, dialect: "sqlite" } as Database;
-const gains = "since" in read ? await readGainsSince(database, read.since) : await readGainsRange(database, read.range);
+// Exactly sized: what a transfer moves is each array's whole buffer, grown by doubling.
+const gains = fitted("since" in read ? await readGainsSince(database, read.since) : await readGainsRange(database, read.range));
 sqlite.close();
 parentPort!.postMessage(gains, [
   gains.videoCountry.buffer,

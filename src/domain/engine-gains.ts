@@ -65,20 +65,20 @@ class VideoTable {
 }
 
 /**
- * Reads the gains from `fromDay` on. From a SQLite file, on other threads: the caller's thread stays
- * free for its own reads meanwhile, and a full read is split in two halves of the videos.
+ * Reads the gains from `fromDay` on, in parts that hold different videos. From a SQLite file, on other
+ * threads: the caller's thread stays free for its own reads meanwhile, and a full read is split in two
+ * halves of the videos.
  */
-export async function readVideoGains(database: Database, fromDay: number, firstDay: number): Promise<VideoGains> {
+export async function readVideoGains(database: Database, fromDay: number, firstDay: number): Promise<VideoGains[]> {
   const file = database.sqlite && !database.sqlite.memory ? database.sqlite.name : undefined;
-  if (fromDay > firstDay) return file ? readInWorker({ file, since: fromDay }) : readGainsSince(database, fromDay);
-  if (!file) return readGainsRange(database);
+  if (fromDay > firstDay) return [file ? await readInWorker({ file, since: fromDay }) : await readGainsSince(database, fromDay)];
+  if (!file) return [await readGainsRange(database)];
   const middle = database
     .sqlite!.prepare("select video_id from videos order by video_id limit 1 offset (select count(*) / 2 from videos)")
     .pluck()
     .get() as string | undefined;
-  if (middle === undefined) return readGainsRange(database);
-  const halves = await Promise.all([readInWorker({ file, range: { below: middle } }), readInWorker({ file, range: { from: middle } })]);
-  return concatGains(halves);
+  if (middle === undefined) return [await readGainsRange(database)];
+  return Promise.all([readInWorker({ file, range: { below: middle } }), readInWorker({ file, range: { from: middle } })]);
 }
 
 /** A range of video ids: `from` inclusive, `below` exclusive; open ends read everything. */
@@ -101,53 +101,19 @@ function readInWorker(read: GainsRead): Promise<VideoGains> {
   });
 }
 
-/** Joins gains read in parts (in video-id order): video indexes shift, country indexes are remapped. */
-export function concatGains(parts: readonly VideoGains[]): VideoGains {
-  const countries: string[] = [];
-  const countryIndex = new Map<string, number>();
-  const sum = (f: (g: VideoGains) => number) => parts.reduce((n, g) => n + f(g), 0);
-  const videoCount = sum((g) => g.videoCount);
-  const gainCount = sum((g) => g.gainVideo.length);
-  const out = {
-    videoCount,
-    observations: sum((g) => g.observations),
-    countries,
-    videoCountry: new Int32Array(videoCount),
-    videoCreateDay: new Float64Array(videoCount),
-    videoTagStart: new Int32Array(videoCount + 1),
-    videoTags: new Int32Array(sum((g) => g.videoTags.length)),
-    gainVideo: new Int32Array(gainCount),
-    gainDay: new Int32Array(gainCount),
-    gainViews: new Float64Array(gainCount),
+/** The same gains in arrays that own exactly their bytes (a view into a larger buffer is copied). */
+export function fitted(gains: VideoGains): VideoGains {
+  const fit = <A extends Int32Array | Float64Array>(a: A): A => (a.byteLength === a.buffer.byteLength ? a : (a.slice() as A));
+  return {
+    ...gains,
+    videoCountry: fit(gains.videoCountry),
+    videoCreateDay: fit(gains.videoCreateDay),
+    videoTagStart: fit(gains.videoTagStart),
+    videoTags: fit(gains.videoTags),
+    gainVideo: fit(gains.gainVideo),
+    gainDay: fit(gains.gainDay),
+    gainViews: fit(gains.gainViews),
   };
-  let videos = 0;
-  let tags = 0;
-  let gains = 0;
-  for (const part of parts) {
-    const remap = part.countries.map((code) => {
-      let c = countryIndex.get(code);
-      if (c === undefined) {
-        c = countries.length;
-        countries.push(code);
-        countryIndex.set(code, c);
-      }
-      return c;
-    });
-    for (let v = 0; v < part.videoCount; v++) {
-      out.videoCountry[videos + v] = remap[part.videoCountry[v]!]!;
-      out.videoTagStart[videos + v] = tags + part.videoTagStart[v]!;
-    }
-    out.videoCreateDay.set(part.videoCreateDay, videos);
-    out.videoTags.set(part.videoTags, tags);
-    for (let i = 0; i < part.gainVideo.length; i++) out.gainVideo[gains + i] = videos + part.gainVideo[i]!;
-    out.gainDay.set(part.gainDay, gains);
-    out.gainViews.set(part.gainViews, gains);
-    videos += part.videoCount;
-    tags += part.videoTags.length;
-    gains += part.gainVideo.length;
-  }
-  out.videoTagStart[videos] = tags;
-  return out;
 }
 
 /** Videos and their observations, both in video-id order and merged, so no lookup is needed. */

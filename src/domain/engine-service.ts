@@ -3,7 +3,7 @@ import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { GrowableInt32 } from "../lib/growable.js";
 import { chunks } from "../lib/order.js";
-import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS, type ChartEntry } from "./chart-model.js";
+import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
 import { readDirtyFrom } from "./engine-state.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
 import { readVideoGains, type VideoGains } from "./engine-gains.js";
@@ -12,13 +12,14 @@ import {
   decodeDaySeries,
   decodeInts,
   decodeRegionDay,
-  encodeChartEntries,
+  CHART_ENTRY_BYTES,
   encodeDaySeries,
   encodeInts,
   encodeRegionDay,
   seriesBlock,
   SERIES_BLOCK_DAYS,
   type DaySeries,
+  writeChartEntry,
   type RegionDay,
 } from "./series-codec.js";
 import { TopK } from "./top-k.js";
@@ -179,15 +180,12 @@ export function createEngineService(deps: { database: Database }): EngineService
         newDays: RegionDay[][];
         observations: number;
       }> => {
-        const gains = await gainsRead;
+        const parts = await gainsRead;
         progress({ stage: "aggregating", done: 0, total: dayCount });
-        return {
-          regionKeys: [...gains.countries, ALL_REGIONS],
-          observations: gains.observations,
-          newDays: aggregateDays(gains, fromDay, lastDay, tagCount, (day) =>
-            progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount }),
-          ),
-        };
+        const { regionKeys, days } = aggregateDays(parts, fromDay, lastDay, tagCount, (day) =>
+          progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount }),
+        );
+        return { regionKeys, newDays: days, observations: parts.reduce((n, part) => n + part.observations, 0) };
       })();
 
       const slotRegionIndex = CHART_REGIONS.map((code) => regionKeys.indexOf(code));
@@ -274,15 +272,15 @@ export function createEngineService(deps: { database: Database }): EngineService
               const previous = previousRanked[s]!;
               const first = firsts[s]!;
               for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = r + 1;
-              const entries: ChartEntry[] = [];
-              for (const tag of ranked) {
+              const entries = Buffer.allocUnsafe(ranked.length * CHART_ENTRY_BYTES);
+              ranked.forEach((tag, r) => {
                 let since = first.get(tag);
                 if (since === undefined) first.set(tag, (since = day));
-                entries.push([tag, rankOf[tag]!, since === day ? 1 : 0]);
-              }
+                writeChartEntry(entries, r, [tag, rankOf[tag]!, since === day ? 1 : 0]);
+              });
               for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = 0;
               previousRanked[s] = ranked;
-              chartRows.push([day, CHART_REGIONS[slot], period, CHART_INDUSTRIES[i], encodeChartEntries(entries)]);
+              chartRows.push([day, CHART_REGIONS[slot], period, CHART_INDUSTRIES[i], entries]);
             }
           }
         }
@@ -327,12 +325,14 @@ export function createEngineService(deps: { database: Database }): EngineService
         }
         partial = { touched, kept };
       }
-      const regionDayRows: unknown[][] = [];
-      newDays.forEach((perRegion, offset) => {
-        perRegion.forEach((data, r) => {
-          if (data.tags.length > 0) regionDayRows.push([fromDay + offset, regionKeys[r], encodeRegionDay(data)]);
-        });
-      });
+      // Encoded as they are written: together they are as large as the days themselves.
+      function* regionDayRows() {
+        for (const [offset, perRegion] of newDays.entries()) {
+          for (const [r, data] of perRegion.entries()) {
+            if (data.tags.length > 0) yield [fromDay + offset, regionKeys[r], encodeRegionDay(data)];
+          }
+        }
+      }
       const chartSeriesRows = firsts.map((first, s) => {
         const { region, period, industry } = seriesKey(s);
         const pairs: number[] = [];
@@ -341,7 +341,7 @@ export function createEngineService(deps: { database: Database }): EngineService
       });
 
       // Replace everything from the stale day on, in one transaction.
-      const totalRows = chartRows.length + regionDayRows.length + dayCount;
+      const totalRows = chartRows.length + 2 * dayCount;
       progress({ stage: "writing", done: 0, total: totalRows });
       await withBulkWriter(database, async (writer) => {
         // Without a condition, SQLite empties a table at once instead of row by row.
@@ -355,12 +355,13 @@ export function createEngineService(deps: { database: Database }): EngineService
             ["region", "text"],
             ["entries", "bytea"],
           ],
-          regionDayRows,
+          regionDayRows(),
         );
+        progress({ stage: "writing", done: dayCount, total: totalRows });
         await writer.exec(
           fromDay === firstDay ? "delete from tag_series" : `delete from tag_series where block ${partial ? ">" : ">="} ${fromBlock}`,
         );
-        let written = regionDayRows.length;
+        let written = dayCount;
         for (const { rows, emptied, days } of seriesBlockRows(newDays, fromDay, seriesRegions, partial)) {
           for (const part of chunks(emptied, 500)) {
             await writer.exec(`delete from tag_series where block = ? and (${part.map(() => "(tag = ? and region = ?)").join(" or ")})`, [
@@ -424,39 +425,57 @@ export function createEngineService(deps: { database: Database }): EngineService
 }
 
 /**
- * Sums the gains and publications of each day from `fromDay` on, per country and for all regions:
- * result[day - fromDay][region index], region index = country index, or the country count for all.
+ * Sums the gains and publications of each day from `fromDay` on, per country and for all regions,
+ * over gains read in parts: `days[day - fromDay][region index]`, the region index being the country's
+ * in `regionKeys`, or the last one for all regions.
  */
-function aggregateDays(gains: VideoGains, fromDay: number, lastDay: number, tagCount: number, onDay: (day: number) => void): RegionDay[][] {
+function aggregateDays(
+  parts: readonly VideoGains[],
+  fromDay: number,
+  lastDay: number,
+  tagCount: number,
+  onDay: (day: number) => void,
+): { regionKeys: string[]; days: RegionDay[][] } {
   const dayCount = lastDay - fromDay + 1;
-  const all = gains.countries.length;
-  // Bucket gains and new videos by day (a counting sort).
-  const gainStart = new Int32Array(dayCount + 1);
-  for (const day of gains.gainDay) if (day >= fromDay && day <= lastDay) gainStart[day - fromDay + 1]!++;
-  for (let d = 0; d < dayCount; d++) gainStart[d + 1]! += gainStart[d]!;
-  const gainOrder = new Int32Array(gainStart[dayCount]!);
-  const fill = gainStart.slice(0, dayCount);
-  gains.gainDay.forEach((day, i) => {
-    if (day >= fromDay && day <= lastDay) gainOrder[fill[day - fromDay]!++] = i;
+  const countries: string[] = [];
+  const countryIndex = new Map<string, number>();
+  const remaps = parts.map((part) =>
+    Int32Array.from(part.countries, (code) => {
+      let c = countryIndex.get(code);
+      if (c === undefined) countryIndex.set(code, (c = countries.push(code) - 1));
+      return c;
+    }),
+  );
+  const all = countries.length;
+  // Each part's gains and new videos bucketed by day (a counting sort).
+  const buckets = parts.map((gains) => {
+    const gainStart = new Int32Array(dayCount + 1);
+    for (const day of gains.gainDay) if (day >= fromDay && day <= lastDay) gainStart[day - fromDay + 1]!++;
+    for (let d = 0; d < dayCount; d++) gainStart[d + 1]! += gainStart[d]!;
+    const gainOrder = new Int32Array(gainStart[dayCount]!);
+    const fill = gainStart.slice(0, dayCount);
+    gains.gainDay.forEach((day, i) => {
+      if (day >= fromDay && day <= lastDay) gainOrder[fill[day - fromDay]!++] = i;
+    });
+    const created = new Map<number, number[]>();
+    for (let v = 0; v < gains.videoCount; v++) {
+      const day = gains.videoCreateDay[v]!;
+      if (day < fromDay || day > lastDay) continue;
+      const list = created.get(day);
+      if (list) list.push(v);
+      else created.set(day, [v]);
+    }
+    return { gainStart, gainOrder, created };
   });
-  const created = new Map<number, number[]>();
-  for (let v = 0; v < gains.videoCount; v++) {
-    const day = gains.videoCreateDay[v]!;
-    if (day < fromDay || day > lastDay) continue;
-    const list = created.get(day);
-    if (list) list.push(v);
-    else created.set(day, [v]);
-  }
 
   const views = new Float64Array((all + 1) * tagCount);
   const pubs = new Int32Array((all + 1) * tagCount);
   const touched = new GrowableInt32();
-  const { videoCountry, videoTagStart, videoTags } = gains;
-  const add = (v: number, amount: number, target: Float64Array | Int32Array) => {
-    const country = videoCountry[v]! * tagCount;
-    const world = all * tagCount;
-    for (let i = videoTagStart[v]!; i < videoTagStart[v + 1]!; i++) {
-      const tag = videoTags[i]!;
+  const world = all * tagCount;
+  const add = (part: VideoGains, remap: Int32Array, v: number, amount: number, target: Float64Array | Int32Array) => {
+    const country = remap[part.videoCountry[v]!]! * tagCount;
+    for (let i = part.videoTagStart[v]!; i < part.videoTagStart[v + 1]!; i++) {
+      const tag = part.videoTags[i]!;
       let cell = country + tag;
       if (views[cell] === 0 && pubs[cell] === 0) touched.push(cell);
       target[cell] = target[cell]! + amount;
@@ -467,11 +486,15 @@ function aggregateDays(gains: VideoGains, fromDay: number, lastDay: number, tagC
   };
   const days: RegionDay[][] = [];
   for (let d = 0; d < dayCount; d++) {
-    for (let k = gainStart[d]!; k < gainStart[d + 1]!; k++) {
-      const i = gainOrder[k]!;
-      add(gains.gainVideo[i]!, gains.gainViews[i]!, views);
-    }
-    for (const v of created.get(fromDay + d) ?? []) add(v, 1, pubs);
+    parts.forEach((part, p) => {
+      const { gainStart, gainOrder, created } = buckets[p]!;
+      const remap = remaps[p]!;
+      for (let k = gainStart[d]!; k < gainStart[d + 1]!; k++) {
+        const i = gainOrder[k]!;
+        add(part, remap, part.gainVideo[i]!, part.gainViews[i]!, views);
+      }
+      for (const v of created.get(fromDay + d) ?? []) add(part, remap, v, 1, pubs);
+    });
     const cells = touched.view().slice().sort();
     touched.length = 0;
     const counts = new Int32Array(all + 1);
@@ -495,7 +518,7 @@ function aggregateDays(gains: VideoGains, fromDay: number, lastDay: number, tagC
     days.push(perRegion);
     onDay(fromDay + d);
   }
-  return days;
+  return { regionKeys: [...countries, ALL_REGIONS], days };
 }
 
 /** Numeric keys of (tag, region) series: tag * REGION_KEYS + the region's index (region codes are few). */
@@ -545,7 +568,7 @@ function* seriesBlockRows(
   fromDay: number,
   regions: SeriesRegions,
   partial: { touched: Set<number>; kept: Map<number, DaySeries> } | undefined,
-): Generator<{ rows: unknown[][]; emptied: [number, string][]; days: number }> {
+): Generator<{ rows: Iterable<unknown[]>; emptied: [number, string][]; days: number }> {
   const lastDay = fromDay + newDays.length - 1;
   for (let block = seriesBlock(fromDay); block <= seriesBlock(lastDay); block++) {
     const first = Math.max(fromDay, block * SERIES_BLOCK_DAYS);
@@ -597,15 +620,18 @@ function* seriesBlockRows(
         for (let i = 0; i < data.tags.length; i++) put(slots.get(regions.keyAt(data.tags[i]!, r))!, day, data.views[i]!, data.pubs[i]!);
       });
     }
-    const rows = [...slots]
+    const order = [...slots]
       .map(([key, slot]) => ({ tag: regions.tagOf(key), region: regions.regionOf(key), slot }))
       // Region codes are ASCII, where string order is byte order.
-      .sort((a, b) => a.tag - b.tag || (a.region < b.region ? -1 : a.region > b.region ? 1 : 0))
-      .map(({ tag, region, slot }) => {
+      .sort((a, b) => a.tag - b.tag || (a.region < b.region ? -1 : a.region > b.region ? 1 : 0));
+    // Encoded as they are written.
+    const rows = (function* () {
+      for (const { tag, region, slot } of order) {
         const from = start[slot]!;
         const to = start[slot + 1]!;
-        return [block, tag, region, encodeDaySeries(days.subarray(from, to), views.subarray(from, to), pubs.subarray(from, to))];
-      });
+        yield [block, tag, region, encodeDaySeries(days.subarray(from, to), views.subarray(from, to), pubs.subarray(from, to))];
+      }
+    })();
     const emptied: [number, string][] = [];
     if (kept) for (const key of partial!.touched) if (!slots.has(key)) emptied.push([regions.tagOf(key), regions.regionOf(key)]);
     yield { rows, emptied, days: last - first + 1 };
@@ -631,12 +657,15 @@ function report(started: number, fields: Partial<BuildReport>): BuildReport {
 class SlidingWindow {
   readonly views: Float64Array;
   readonly pubs: Int32Array;
-  private active: number[] = [];
+  /** Tags listed as candidates, each at most once: `active[0 .. activeCount]`. */
+  private readonly active: Int32Array;
+  private activeCount = 0;
   private readonly listed: Uint8Array;
 
   constructor(tagCount: number) {
     this.views = new Float64Array(tagCount);
     this.pubs = new Int32Array(tagCount);
+    this.active = new Int32Array(tagCount);
     this.listed = new Uint8Array(tagCount);
   }
 
@@ -647,7 +676,7 @@ class SlidingWindow {
       this.pubs[tag] = this.pubs[tag]! + day.pubs[i]!;
       if (this.views[tag]! > 0 && this.listed[tag] === 0) {
         this.listed[tag] = 1;
-        this.active.push(tag);
+        this.active[this.activeCount++] = tag;
       }
     }
   }
@@ -660,14 +689,15 @@ class SlidingWindow {
     }
   }
 
-  /** Tags with positive window views (drops the ones that fell to zero). */
-  candidates(): readonly number[] {
-    const kept: number[] = [];
-    for (const tag of this.active) {
-      if (this.views[tag]! > 0) kept.push(tag);
+  /** Tags with positive window views (drops the ones that fell to zero), valid until the next change. */
+  candidates(): Int32Array {
+    let kept = 0;
+    for (let i = 0; i < this.activeCount; i++) {
+      const tag = this.active[i]!;
+      if (this.views[tag]! > 0) this.active[kept++] = tag;
       else this.listed[tag] = 0;
     }
-    this.active = kept;
-    return kept;
+    this.activeCount = kept;
+    return this.active.subarray(0, kept);
   }
 }

@@ -56,25 +56,28 @@ export function decodeDaySeries(buffer: Uint8Array): DaySeries {
  * the row holding it fits on its B-tree page.
  */
 export function encodeChartEntries(entries: readonly ChartEntry[]): Buffer {
-  const buffer = Buffer.allocUnsafe(entries.length * CHART_RECORD);
-  entries.forEach(([tag, previousRank, isNew], i) => {
-    buffer.writeUInt32LE(tag, i * CHART_RECORD);
-    buffer[i * CHART_RECORD + 4] = previousRank | (isNew << 7);
-  });
+  const buffer = Buffer.allocUnsafe(entries.length * CHART_ENTRY_BYTES);
+  entries.forEach((entry, i) => writeChartEntry(buffer, i, entry));
   return buffer;
+}
+
+/** Writes the row at index `i` of a chart's entries. */
+export function writeChartEntry(buffer: Buffer, i: number, [tag, previousRank, isNew]: ChartEntry): void {
+  buffer.writeUInt32LE(tag, i * CHART_ENTRY_BYTES);
+  buffer[i * CHART_ENTRY_BYTES + 4] = previousRank | (isNew << 7);
 }
 
 export function decodeChartEntries(buffer: Uint8Array): ChartEntry[] {
   const view = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const entries: ChartEntry[] = [];
-  for (let at = 0; at + CHART_RECORD <= view.length; at += CHART_RECORD) {
+  for (let at = 0; at + CHART_ENTRY_BYTES <= view.length; at += CHART_ENTRY_BYTES) {
     const flags = view[at + 4]!;
     entries.push([view.readUInt32LE(at), flags & 0x7f, flags >> 7 === 1 ? 1 : 0]);
   }
   return entries;
 }
 
-const CHART_RECORD = 5;
+export const CHART_ENTRY_BYTES = 5;
 
 /** Int32 values to bytes and back (first-entry pairs). */
 export function encodeInts(values: ArrayLike<number>): Buffer {
@@ -110,13 +113,17 @@ export function encodeRegionDay(day: RegionDay): Buffer {
 }
 
 export function decodeRegionDay(bytes: Uint8Array): RegionDay {
-  // Copied once into fresh, aligned memory so that typed views can be laid over it.
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
-  const n = new Int32Array(copy.buffer, 0, 1)[0]!;
+  // Typed views are laid over the bytes, copied first into aligned memory when they are not aligned.
+  let aligned = bytes;
+  if (bytes.byteOffset % 8 !== 0) {
+    aligned = new Uint8Array(bytes.byteLength);
+    aligned.set(bytes);
+  }
+  const { buffer, byteOffset } = aligned;
+  const n = new Int32Array(buffer, byteOffset, 1)[0]!;
   return {
-    tags: new Int32Array(copy.buffer, 8, n),
-    pubs: new Int32Array(copy.buffer, 8 + n * 4, n),
-    views: new Float64Array(copy.buffer, 8 + n * 8, n),
+    tags: new Int32Array(buffer, byteOffset + 8, n),
+    pubs: new Int32Array(buffer, byteOffset + 8 + n * 4, n),
+    views: new Float64Array(buffer, byteOffset + 8 + n * 8, n),
   };
 }
