@@ -95,12 +95,16 @@ export async function withBulkWriter(database: Database, work: (writer: BulkWrit
           const arrays = columns.map((_, i) => part.map((row) => row[i]));
           await client.query(`insert into ${table} (${names}) select * from unnest(${unnest}) ${conflict}`, arrays);
         };
+        // Bounded by rows and by bytes: an array parameter travels as text, binary values in hex.
         let part: (readonly unknown[])[] = [];
+        let bytes = 0;
         for (const row of rows) {
           part.push(row);
-          if (part.length === 50_000) {
+          for (const value of row) if (value instanceof Uint8Array) bytes += value.byteLength;
+          if (part.length === 50_000 || bytes >= 8 * 2 ** 20) {
             await flush(part);
             part = [];
+            bytes = 0;
           }
         }
         if (part.length > 0) await flush(part);
