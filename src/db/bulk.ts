@@ -11,6 +11,25 @@ const toPostgres = (sqlText: string) => {
   return sqlText.replace(/\?/g, () => `$${++n}`);
 };
 
+/**
+ * A condition that `column` is one of `values`, for streamRows: a list of placeholders on SQLite, one
+ * array parameter on PostgreSQL (whose planner takes thousands of literals badly). Split the values
+ * in parts of `oneOfLimit(database)`.
+ */
+export function oneOf(database: Database, column: string, values: readonly unknown[]): { sql: string; params: unknown[] } {
+  return database.sqlite
+    ? { sql: `${column} in (${values.map(() => "?").join(", ")})`, params: [...values] }
+    : { sql: `${column} = any(?)`, params: [values] };
+}
+
+/**
+ * How many values one `oneOf` condition takes: SQLite's bound parameters are limited; PostgreSQL plans
+ * one scan for the whole array, where each part would be planned, and maybe scanned, on its own.
+ */
+export function oneOfLimit(database: Database): number {
+  return database.sqlite ? 10_000 : Number.MAX_SAFE_INTEGER;
+}
+
 /** Streams the rows of a query as arrays of column values, in chunks. */
 export async function* streamRows(
   database: Database,

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { streamRows } from "../db/bulk.js";
+import { oneOf, oneOfLimit, streamRows } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf, dayStart } from "../lib/days.js";
 import { GrowableFloat64, GrowableInt32 } from "../lib/growable.js";
@@ -208,19 +208,15 @@ export async function readGainsSince(database: Database, fromDay: number): Promi
     tagLists: new Array<Int32Array>(videoCount),
   };
   const highest = new Float64Array(videoCount);
-  for (const part of chunks([...videoIndex.keys()], 10_000)) {
-    const marks = part.map(() => "?").join(", ");
-    for await (const rows of streamRows(
-      database,
-      `select video_id, create_time, region, tags from videos where video_id in (${marks})`,
-      part,
-    )) {
+  for (const part of chunks([...videoIndex.keys()], oneOfLimit(database))) {
+    const ids = oneOf(database, "video_id", part);
+    for await (const rows of streamRows(database, `select video_id, create_time, region, tags from videos where ${ids.sql}`, ids.params)) {
       for (const row of rows as VideoRow[]) table.set(videoIndex.get(row[0])!, row, into);
     }
     for await (const rows of streamRows(
       database,
-      `select video_id, max(view_count) from observations where video_id in (${marks}) and observed_at < ? group by video_id`,
-      [...part, fromSecond],
+      `select video_id, max(view_count) from observations where ${ids.sql} and observed_at < ? group by video_id`,
+      [...ids.params, fromSecond],
     )) {
       for (const [id, max] of rows as [string, number | string][]) highest[videoIndex.get(id)!] = Number(max);
     }

@@ -1,4 +1,4 @@
-import { streamRows, withBulkWriter } from "../db/bulk.js";
+import { oneOf, oneOfLimit, streamRows, withBulkWriter } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { GrowableInt32 } from "../lib/growable.js";
@@ -311,12 +311,12 @@ export function createEngineService(deps: { database: Database }): EngineService
         }
         const kept = new Map<number, DaySeries>();
         const tags = [...new Set([...touched].map((key) => seriesRegions.tagOf(key)))];
-        for (const part of chunks(tags, 10_000)) {
-          for await (const rows of streamRows(
-            database,
-            `select tag, region, days from tag_series where block = ? and tag in (${part.map(() => "?").join(", ")})`,
-            [fromBlock, ...part],
-          )) {
+        for (const part of chunks(tags, oneOfLimit(database))) {
+          const inPart = oneOf(database, "tag", part);
+          for await (const rows of streamRows(database, `select tag, region, days from tag_series where block = ? and ${inPart.sql}`, [
+            fromBlock,
+            ...inPart.params,
+          ])) {
             for (const [tag, region, blob] of rows as [number, string, Uint8Array][]) {
               const key = seriesRegions.key(tag, region);
               if (touched.has(key)) kept.set(key, decodeDaySeries(blob));
