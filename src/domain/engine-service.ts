@@ -292,39 +292,10 @@ export function createEngineService(deps: { database: Database }): EngineService
       progress({ stage: "writing", done: 0, total: 1 });
       const fromBlock = seriesBlock(fromDay);
       const seriesRegions = new SeriesRegions(regionKeys);
-      let partial: { touched: Set<number>; kept: Map<number, DaySeries> } | undefined;
-      if (fromDay > firstDay && fromDay > fromBlock * SERIES_BLOCK_DAYS) {
-        const touched = new Set<number>();
-        const blockEnd = (fromBlock + 1) * SERIES_BLOCK_DAYS;
-        for await (const rows of streamRows(database, "select region, entries from region_days where day >= ? and day < ?", [
-          fromDay,
-          blockEnd,
-        ])) {
-          for (const [region, blob] of rows as [string, Uint8Array][]) {
-            for (const tag of decodeRegionDay(blob).tags) touched.add(seriesRegions.key(tag, region));
-          }
-        }
-        for (let day = fromDay; day < blockEnd && day <= lastDay; day++) {
-          newDays[day - fromDay]!.forEach((data, r) => {
-            for (const tag of data.tags) touched.add(seriesRegions.key(tag, regionKeys[r]!));
-          });
-        }
-        const kept = new Map<number, DaySeries>();
-        const tags = [...new Set([...touched].map((key) => seriesRegions.tagOf(key)))];
-        for (const part of chunks(tags, oneOfLimit(database))) {
-          const inPart = oneOf(database, "tag", part);
-          for await (const rows of streamRows(database, `select tag, region, days from tag_series where block = ? and ${inPart.sql}`, [
-            fromBlock,
-            ...inPart.params,
-          ])) {
-            for (const [tag, region, blob] of rows as [number, string, Uint8Array][]) {
-              const key = seriesRegions.key(tag, region);
-              if (touched.has(key)) kept.set(key, decodeDaySeries(blob));
-            }
-          }
-        }
-        partial = { touched, kept };
-      }
+      const partial =
+        fromDay > firstDay && fromDay > fromBlock * SERIES_BLOCK_DAYS
+          ? await readPartialBlock(database, fromDay, newDays, regionKeys, seriesRegions)
+          : undefined;
       // Encoded as they are written: together they are as large as the days themselves.
       function* regionDayRows() {
         for (const [offset, perRegion] of newDays.entries()) {
@@ -521,6 +492,52 @@ function aggregateDays(
   return { regionKeys: [...countries, ALL_REGIONS], days };
 }
 
+/** What an incremental build keeps of the block holding its first day, which it only partly recomputes. */
+interface PartialBlock {
+  /** The series that had or have days from the first recomputed day on, in that block: only they change. */
+  readonly touched: Set<number>;
+  /** Their stored rows of that block. */
+  readonly kept: Map<number, DaySeries>;
+}
+
+async function readPartialBlock(
+  database: Database,
+  fromDay: number,
+  newDays: readonly RegionDay[][],
+  regionKeys: readonly string[],
+  regions: SeriesRegions,
+): Promise<PartialBlock> {
+  const block = seriesBlock(fromDay);
+  const blockEnd = (block + 1) * SERIES_BLOCK_DAYS;
+  const touched = new Set<number>();
+  for await (const rows of streamRows(database, "select region, entries from region_days where day >= ? and day < ?", [
+    fromDay,
+    blockEnd,
+  ])) {
+    for (const [region, blob] of rows as [string, Uint8Array][]) {
+      for (const tag of decodeRegionDay(blob).tags) touched.add(regions.key(tag, region));
+    }
+  }
+  for (let day = fromDay; day < blockEnd && day - fromDay < newDays.length; day++) {
+    newDays[day - fromDay]!.forEach((data, r) => {
+      for (const tag of data.tags) touched.add(regions.key(tag, regionKeys[r]!));
+    });
+  }
+  const kept = new Map<number, DaySeries>();
+  const tags = [...new Set([...touched].map((key) => regions.tagOf(key)))];
+  for (const part of chunks(tags, oneOfLimit(database))) {
+    const inPart = oneOf(database, "tag", part);
+    const query = `select tag, region, days from tag_series where block = ? and ${inPart.sql}`;
+    for await (const rows of streamRows(database, query, [block, ...inPart.params])) {
+      for (const [tag, region, blob] of rows as [number, string, Uint8Array][]) {
+        const key = regions.key(tag, region);
+        if (touched.has(key)) kept.set(key, decodeDaySeries(blob));
+      }
+    }
+  }
+  return { touched, kept };
+}
+
 /** Numeric keys of (tag, region) series: tag * REGION_KEYS + the region's index (region codes are few). */
 class SeriesRegions {
   private static readonly REGION_KEYS = 4096;
@@ -567,7 +584,7 @@ function* seriesBlockRows(
   newDays: readonly RegionDay[][],
   fromDay: number,
   regions: SeriesRegions,
-  partial: { touched: Set<number>; kept: Map<number, DaySeries> } | undefined,
+  partial: PartialBlock | undefined,
 ): Generator<{ rows: Iterable<unknown[]>; emptied: [number, string][]; days: number }> {
   const lastDay = fromDay + newDays.length - 1;
   for (let block = seriesBlock(fromDay); block <= seriesBlock(lastDay); block++) {
