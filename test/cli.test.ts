@@ -83,7 +83,7 @@ describe("the tagpulse command", () => {
   });
 
   it("brings a database file up to date day by day, to the same charts as a full rebuild", async () => {
-    // 40 days from 2026-03-01 cross a boundary of the engine's 32-day series blocks (2026-04-01).
+    // 40 days from 2026-03-01 cross boundaries of the engine's 16-day series blocks (2026-03-16, 2026-04-01).
     await tagpulse(
       "simulate",
       "--seed",

@@ -7,7 +7,7 @@ import type { InputRecord } from "../src/sources/record-file.js";
 import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
 import { referenceCharts } from "./reference-engine.js";
 
-/** Six days before a boundary of the engine's 32-day series blocks, so that worlds straddle one. */
+/** Six days before a boundary of the engine's 16-day series blocks, so that worlds straddle one. */
 const BASE_DAY = 20_474;
 const DAY = 86_400;
 const TAGS = ["clean", "Clean", "#carwash", "food", "fyp", "cats", "ünïcode", "zz", "aa"];

@@ -7,9 +7,11 @@ import type { ChartEntry } from "./chart-model.js";
 
 /**
  * Days per stored block of a tag's series: a block row stays small enough to sit on its B-tree page
- * (16-byte records), and recomputing recent days rewrites only the blocks that hold them.
+ * (16-byte records), and recomputing recent days rewrites only the blocks that hold them, the first
+ * one only for the series that change. Stored blocks depend on it: a change needs a migration that
+ * drops the derived data (as 003 does).
  */
-export const SERIES_BLOCK_DAYS = 32;
+export const SERIES_BLOCK_DAYS = 16;
 
 export function seriesBlock(day: number): number {
   return Math.floor(day / SERIES_BLOCK_DAYS);

@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from "kysely";
 import type { Dialect } from "../database.js";
 import { initialMigration } from "./001-initial.js";
 import { compactDerivedMigration } from "./002-compact-derived.js";
+import { seriesBlocksOf16DaysMigration } from "./003-series-blocks-of-16-days.js";
 
 /** Every migration, in order. Names never change once released. */
 export function listMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "001-initial": initialMigration(dialect),
     "002-compact-derived": compactDerivedMigration(dialect),
+    "003-series-blocks-of-16-days": seriesBlocksOf16DaysMigration,
   };
 }
 
