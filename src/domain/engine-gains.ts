@@ -2,6 +2,7 @@ import { Worker } from "node:worker_threads";
 import { oneOf, oneOfLimit, streamRows } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf, dayStart } from "../lib/days.js";
+import { CodeIndex } from "../lib/code-index.js";
 import { GrowableFloat64, GrowableInt32 } from "../lib/growable.js";
 import { chunks } from "../lib/order.js";
 
@@ -29,21 +30,18 @@ export interface VideoGains {
 type VideoRow = [id: string, createTime: number | string, region: string, tags: string];
 
 class VideoTable {
-  readonly countries: string[] = [];
-  private readonly countryIndex = new Map<string, number>();
+  private readonly countryIndex = new CodeIndex();
   readonly country = new GrowableInt32();
   readonly createDay = new GrowableFloat64();
   readonly tagStart = new GrowableInt32();
   readonly tags = new GrowableInt32();
 
+  get countries(): string[] {
+    return this.countryIndex.codes;
+  }
+
   push([, createTime, region, tags]: VideoRow): void {
-    let c = this.countryIndex.get(region);
-    if (c === undefined) {
-      c = this.countries.length;
-      this.countries.push(region);
-      this.countryIndex.set(region, c);
-    }
-    this.country.push(c);
+    this.country.push(this.countryIndex.of(region));
     this.createDay.push(dayOf(Number(createTime)));
     this.tagStart.push(this.tags.length);
     if (tags !== "") for (const tag of tags.split(",")) this.tags.push(Number(tag));
@@ -52,13 +50,7 @@ class VideoTable {
   /** Stores `row` at index `v`, for videos read out of order. */
   set(v: number, row: VideoRow, into: { country: Int32Array; createDay: Float64Array; tagLists: Int32Array[] }): void {
     const [, createTime, region, tags] = row;
-    let c = this.countryIndex.get(region);
-    if (c === undefined) {
-      c = this.countries.length;
-      this.countries.push(region);
-      this.countryIndex.set(region, c);
-    }
-    into.country[v] = c;
+    into.country[v] = this.countryIndex.of(region);
     into.createDay[v] = dayOf(Number(createTime));
     into.tagLists[v] = tags === "" ? new Int32Array(0) : Int32Array.from(tags.split(","), Number);
   }

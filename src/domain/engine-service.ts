@@ -2,6 +2,7 @@ import { oneOf, oneOfLimit, streamRows, withBulkWriter } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { GrowableInt32 } from "../lib/growable.js";
+import { CodeIndex } from "../lib/code-index.js";
 import { chunks } from "../lib/order.js";
 import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
 import { readDirtyFrom } from "./engine-state.js";
@@ -408,16 +409,9 @@ function aggregateDays(
   onDay: (day: number) => void,
 ): { regionKeys: string[]; days: RegionDay[][] } {
   const dayCount = lastDay - fromDay + 1;
-  const countries: string[] = [];
-  const countryIndex = new Map<string, number>();
-  const remaps = parts.map((part) =>
-    Int32Array.from(part.countries, (code) => {
-      let c = countryIndex.get(code);
-      if (c === undefined) countryIndex.set(code, (c = countries.push(code) - 1));
-      return c;
-    }),
-  );
-  const all = countries.length;
+  const countries = new CodeIndex();
+  const remaps = parts.map((part) => Int32Array.from(part.countries, (code) => countries.of(code)));
+  const all = countries.codes.length;
   // Each part's gains and new videos bucketed by day (a counting sort).
   const buckets = parts.map((gains) => {
     const gainStart = new Int32Array(dayCount + 1);
@@ -489,7 +483,7 @@ function aggregateDays(
     days.push(perRegion);
     onDay(fromDay + d);
   }
-  return { regionKeys: [...countries, ALL_REGIONS], days };
+  return { regionKeys: [...countries.codes, ALL_REGIONS], days };
 }
 
 /** What an incremental build keeps of the block holding its first day, which it only partly recomputes. */
@@ -541,22 +535,14 @@ async function readPartialBlock(
 /** Numeric keys of (tag, region) series: tag * REGION_KEYS + the region's index (region codes are few). */
 class SeriesRegions {
   private static readonly REGION_KEYS = 4096;
-  readonly codes: string[];
-  private readonly index: Map<string, number>;
+  private readonly regions: CodeIndex;
 
   constructor(codes: readonly string[]) {
-    this.codes = [...codes];
-    this.index = new Map(this.codes.map((code, i) => [code, i]));
+    this.regions = new CodeIndex(codes);
   }
 
   key(tag: number, region: string): number {
-    let r = this.index.get(region);
-    if (r === undefined) {
-      r = this.codes.length;
-      this.codes.push(region);
-      this.index.set(region, r);
-    }
-    return tag * SeriesRegions.REGION_KEYS + r;
+    return tag * SeriesRegions.REGION_KEYS + this.regions.of(region);
   }
 
   /** The key of a tag in the region at index `r` of the codes given to the constructor. */
@@ -569,7 +555,7 @@ class SeriesRegions {
   }
 
   regionOf(key: number): string {
-    return this.codes[key % SeriesRegions.REGION_KEYS]!;
+    return this.regions.codes[key % SeriesRegions.REGION_KEYS]!;
   }
 }
 
