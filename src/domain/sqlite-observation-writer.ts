@@ -44,40 +44,30 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   const selectViewCount = sqlite
     .prepare<[string, number], number>("select view_count from observations where video_id = ? and observed_at = ?")
     .pluck();
-  const selectVideo = sqlite.prepare<[string], StoredVideo>(
-    "select create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at from videos where video_id = ?",
-  );
-  const insertVideos = multiRowStatement(
-    sqlite,
-    "insert or fail into videos (video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at) values",
-    10,
-  );
-  // The plan tells new rows from stored ones: an insert for the first, an update for the others,
-  // rather than an upsert that tries the insert first.
-  const updateVideos = multiRowStatement(
-    sqlite,
-    `update or fail videos set create_time = v.column2, region = v.column3, username = v.column4, tags = v.column5,
-       latest_at = v.column6, latest_views = v.column7, latest_sig = v.column8, first_at = v.column9, last_at = v.column10
-     from (values`,
-    10,
-    ") as v where videos.video_id = v.column1",
-  );
+  const videoRows = rowStatements<VideoRow>(sqlite, "videos", [
+    "video_id",
+    "create_time",
+    "region",
+    "username",
+    "tags",
+    "latest_at",
+    "latest_views",
+    "latest_sig",
+    "first_at",
+    "last_at",
+  ]);
+  const selectVideo = sqlite.prepare<[string], StoredVideo>(videoRows.select);
   const insertVideoTags = multiRowStatement(sqlite, "insert or ignore into video_tags (tag, video_id) values", 2);
   const deleteVideoTag = sqlite.prepare("delete from video_tags where tag = ? and video_id = ?");
+  const creatorRows = rowStatements<CreatorRow>(sqlite, "creators", [
+    "username",
+    "nick_name",
+    "avatar_url",
+    "seen_at",
+    "seen_views",
+    "seen_sig",
+  ]);
   const selectCreator = sqlite.prepare<[string], StoredCreator>("select seen_at, seen_views, seen_sig from creators where username = ?");
-  const insertCreators = multiRowStatement(
-    sqlite,
-    "insert or fail into creators (username, nick_name, avatar_url, seen_at, seen_views, seen_sig) values",
-    6,
-  );
-  const updateCreators = multiRowStatement(
-    sqlite,
-    `update or fail creators set nick_name = v.column2, avatar_url = v.column3, seen_at = v.column4, seen_views = v.column5,
-       seen_sig = v.column6
-     from (values`,
-    6,
-    ") as v where creators.username = v.column1",
-  );
   const selectTag = sqlite.prepare<[string], number>("select id from tags where name = ?").pluck();
   const insertTag = sqlite.prepare<[string], number>("insert into tags (name) values (?) returning id").pluck();
   const selectDirty = sqlite.prepare<[], string>("select value from engine_state where key = 'dirty_from'").pluck();
@@ -91,8 +81,8 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   const tagsEmpty = isEmpty("tags");
 
   // Caches by string slot, of recently used rows; `complete` while every row of the table is cached.
-  const videos = new RecentCache<StoredVideo>(CACHED_ROWS);
-  const creators = new RecentCache<StoredCreator>(CACHED_ROWS);
+  const videos = new RecentCache<StoredVideo>(CACHED_ROWS, () => (complete.videos = false));
+  const creators = new RecentCache<StoredCreator>(CACHED_ROWS, () => (complete.creators = false));
   let tagIds: (number | undefined)[] = [];
   let complete = { videos: false, creators: false, tags: false };
   let seenVersion: number | undefined;
@@ -101,7 +91,7 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   const state: StoredState = {
     video(videoId, slot) {
       let video = videos.get(slot);
-      if (video === undefined && !(complete.videos && videos.evictions === 0)) {
+      if (video === undefined && !complete.videos) {
         video = selectVideo.get(videoId);
         if (video !== undefined) videos.set(slot, video);
       }
@@ -110,7 +100,7 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
     viewCount: (videoId, observedAt) => selectViewCount.get(videoId, observedAt),
     creator(username, slot) {
       let creator = creators.get(slot);
-      if (creator === undefined && !(complete.creators && creators.evictions === 0)) {
+      if (creator === undefined && !complete.creators) {
         creator = selectCreator.get(username);
         if (creator !== undefined) creators.set(slot, creator);
       }
@@ -136,7 +126,6 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   /** Starts the caches over from what the database holds now. */
   function restart(): void {
     forget();
-    videos.evictions = creators.evictions = 0;
     complete = { videos: videosEmpty.get() === 1, creators: creatorsEmpty.get() === 1, tags: tagsEmpty.get() === 1 };
   }
 
@@ -158,32 +147,8 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
       args[at] = addedTags.tag[row];
       args[at + 1] = addedTags.videoId[row];
     });
-    const fillVideo = (v: VideoRow, args: unknown[], at: number) => {
-      args[at] = v.video_id;
-      args[at + 1] = v.create_time;
-      args[at + 2] = v.region;
-      args[at + 3] = v.username;
-      args[at + 4] = v.tags;
-      args[at + 5] = v.latest_at;
-      args[at + 6] = v.latest_views;
-      args[at + 7] = v.latest_sig;
-      args[at + 8] = v.first_at;
-      args[at + 9] = v.last_at;
-    };
-    const [newVideos, changedVideos] = partition(plan.videos, plan.videoIsNew);
-    insertVideos.run(newVideos.length, (row, args, at) => fillVideo(newVideos[row]!, args, at));
-    updateVideos.run(changedVideos.length, (row, args, at) => fillVideo(changedVideos[row]!, args, at));
-    const fillCreator = (c: CreatorRow, args: unknown[], at: number) => {
-      args[at] = c.username;
-      args[at + 1] = c.nick_name;
-      args[at + 2] = c.avatar_url;
-      args[at + 3] = c.seen_at;
-      args[at + 4] = c.seen_views;
-      args[at + 5] = c.seen_sig;
-    };
-    const [newCreators, changedCreators] = partition(plan.creators, plan.creatorIsNew);
-    insertCreators.run(newCreators.length, (row, args, at) => fillCreator(newCreators[row]!, args, at));
-    updateCreators.run(changedCreators.length, (row, args, at) => fillCreator(changedCreators[row]!, args, at));
+    videoRows.write(plan.videos, plan.videoIsNew);
+    creatorRows.write(plan.creators, plan.creatorIsNew);
     if (plan.dirtyFrom !== Number.POSITIVE_INFINITY) {
       const current = selectDirty.get();
       if (current === undefined || Number(current) > plan.dirtyFrom) upsertDirty.run(String(plan.dirtyFrom));
@@ -246,6 +211,34 @@ function sortedBy(keys: readonly number[]): Int32Array {
   const order = new Int32Array(rows);
   for (let k = 0; k < rows; k++) order[k] = packed[k]! % 2 ** 21;
   return order;
+}
+
+/**
+ * Writes of a table's rows, from one list of its columns, the key first: multi-row inserts of new rows,
+ * multi-row updates of stored ones (the plan tells them apart, cheaper than an upsert that tries the
+ * insert first), and the select of a stored row's other columns by key.
+ */
+function rowStatements<R extends object>(sqlite: SqliteDatabase.Database, table: string, columns: readonly (keyof R & string)[]) {
+  const [key, ...rest] = columns;
+  const insert = multiRowStatement(sqlite, `insert or fail into ${table} (${columns.join(", ")}) values`, columns.length);
+  const update = multiRowStatement(
+    sqlite,
+    `update or fail ${table} set ${rest.map((column, i) => `${column} = v.column${i + 2}`).join(", ")} from (values`,
+    columns.length,
+    `) as v where ${table}.${key} = v.column1`,
+  );
+  const fill = (rows: readonly R[]) => (row: number, args: unknown[], at: number) => {
+    const values = rows[row]!;
+    for (let i = 0; i < columns.length; i++) args[at + i] = values[columns[i]!];
+  };
+  return {
+    select: `select ${rest.join(", ")} from ${table} where ${key} = ?`,
+    write(rows: readonly R[], isNew: readonly boolean[]): void {
+      const [added, changed] = partition(rows, isNew);
+      insert.run(added.length, fill(added));
+      update.run(changed.length, fill(changed));
+    },
+  };
 }
 
 /**

@@ -6,10 +6,12 @@
 export class RecentCache<V> {
   private young = new Map<number, V>();
   private old = new Map<number, V>();
-  /** How many times entries were dropped: a caller that knew every key can no longer tell a miss. */
-  evictions = 0;
 
-  constructor(private readonly generationSize: number) {}
+  /** `onEvict` is told when entries are dropped: a caller that knew every key can no longer tell a miss. */
+  constructor(
+    private readonly generationSize: number,
+    private readonly onEvict: () => void = () => {},
+  ) {}
 
   get(key: number): V | undefined {
     const value = this.young.get(key);
@@ -21,7 +23,7 @@ export class RecentCache<V> {
 
   set(key: number, value: V): void {
     if (this.young.size >= this.generationSize && !this.young.has(key)) {
-      if (this.old.size > 0) this.evictions++;
+      if (this.old.size > 0) this.onEvict();
       this.old = this.young;
       this.young = new Map();
     }
