@@ -1,7 +1,7 @@
 import { dayOf } from "../../lib/days.js";
-import { compareUtf8 } from "../../lib/order.js";
 import type { VideosTable } from "../../db/schema.js";
 import type { ParsedBatch } from "./observation-batch.js";
+import { compareKeys } from "../observation-order.js";
 
 /** A `videos` row without its key. */
 export type StoredVideo = Omit<VideosTable, "video_id">;
@@ -112,16 +112,13 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     const lastAt = stored && stored.last_at > groups.lastAt[g]! ? stored.last_at : groups.lastAt[g]!;
     const i = groups.videoLatest[g]!;
     const sig = groups.videoSig[g]!;
-    if (stored) {
-      const order = observedAt[i]! - stored.latest_at || viewCount[i]! - stored.latest_views;
-      if (order < 0 || (order === 0 && compareUtf8(sig, stored.latest_sig) <= 0)) {
-        if (firstAt !== stored.first_at || lastAt !== stored.last_at) {
-          plan.videos.push({ video_id: videoId, ...stored, first_at: firstAt, last_at: lastAt });
-          plan.videoSlots.push(slot);
-          plan.videoIsNew.push(false);
-        }
-        continue;
+    if (stored && !replacesVideo(stored, observedAt[i]!, viewCount[i]!, sig)) {
+      if (firstAt !== stored.first_at || lastAt !== stored.last_at) {
+        plan.videos.push({ video_id: videoId, ...stored, first_at: firstAt, last_at: lastAt });
+        plan.videoSlots.push(slot);
+        plan.videoIsNew.push(false);
       }
+      continue;
     }
     tagList.length = 0;
     for (let k = hashtagStart[i]!; k < hashtagStart[i + 1]!; k++) tagList.push(state.tagId(strings[hashtags[k]!]!, hashtags[k]!));
@@ -168,10 +165,7 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     const i = groups.creatorLatest[c]!;
     const sig = groups.creatorSig[c]!;
     const stored = state.creator(username, slot);
-    if (stored) {
-      const order = observedAt[i]! - stored.seen_at || viewCount[i]! - stored.seen_views;
-      if (order < 0 || (order === 0 && compareUtf8(sig, stored.seen_sig) <= 0)) continue;
-    }
+    if (stored && compareKeys([observedAt[i]!, viewCount[i]!, sig], [stored.seen_at, stored.seen_views, stored.seen_sig]) <= 0) continue;
     plan.creators.push({
       username,
       nick_name: columns.nickName[i]! < 0 ? null : strings[columns.nickName[i]!]!,
@@ -186,6 +180,11 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
 
   plan.dirtyFrom = dirtyFrom;
   return plan;
+}
+
+/** Whether a video's latest observation in the batch comes after the stored one, under the total order. */
+function replacesVideo(stored: StoredVideo, at: number, views: number, sig: string): boolean {
+  return compareKeys([at, views, sig], [stored.latest_at, stored.latest_views, stored.latest_sig]) > 0;
 }
 
 /** `videos.tags`: the ids ascending, comma-separated (sorts `ids`). Most videos have one to three tags. */
@@ -236,10 +235,7 @@ export function hashtagsToLookUp(
   for (let g = 0; g < groups.videoCount; g++) {
     const stored = video(strings[groups.video[g]!]!);
     const i = groups.videoLatest[g]!;
-    if (stored) {
-      const order = columns.observedAt[i]! - stored.latest_at || columns.viewCount[i]! - stored.latest_views;
-      if (order < 0 || (order === 0 && compareUtf8(groups.videoSig[g]!, stored.latest_sig) <= 0)) continue;
-    }
+    if (stored && !replacesVideo(stored, columns.observedAt[i]!, columns.viewCount[i]!, groups.videoSig[g]!)) continue;
     for (let k = columns.hashtagStart[i]!; k < columns.hashtagStart[i + 1]!; k++) names.add(strings[columns.hashtags[k]!]!);
   }
   return names;

@@ -318,6 +318,18 @@ function createGrouper() {
     return `[${nick < 0 ? "null" : json(strings, nick)},${avatar < 0 ? "null" : json(strings, avatar)}]`;
   };
 
+  /** Whether observation i comes after observation b under the total order; `sig` is built only on a tie. */
+  const later = (
+    columns: ObservationColumns,
+    strings: readonly string[],
+    i: number,
+    b: number,
+    sig: (columns: ObservationColumns, strings: readonly string[], i: number) => string,
+  ): boolean => {
+    const order = columns.observedAt[i]! - columns.observedAt[b]! || columns.viewCount[i]! - columns.viewCount[b]!;
+    return order > 0 || (order === 0 && compareUtf8(sig(columns, strings, i), sig(columns, strings, b)) > 0);
+  };
+
   return {
     clear() {
       quoted = [];
@@ -363,10 +375,7 @@ function createGrouper() {
           size[g]!++;
           if (at < firstAt[g]!) firstAt[g] = at;
           if (at > lastAt[g]!) lastAt[g] = at;
-          const b = videoLatest[g]!;
-          const order = at - observedAt[b]! || viewCount[i]! - viewCount[b]!;
-          if (order > 0 || (order === 0 && compareUtf8(videoSig(columns, strings, i), videoSig(columns, strings, b)) > 0))
-            videoLatest[g] = i;
+          if (later(columns, strings, i, videoLatest[g]!, videoSig)) videoLatest[g] = i;
         }
 
         const user = columns.username[i]!;
@@ -378,11 +387,7 @@ function createGrouper() {
           creatorLatest[c] = i;
         } else {
           const c = creatorGroup[user]!;
-          const b = creatorLatest[c]!;
-          const order = at - observedAt[b]! || viewCount[i]! - viewCount[b]!;
-          if (order > 0 || (order === 0 && compareUtf8(creatorSig(columns, strings, i), creatorSig(columns, strings, b)) > 0)) {
-            creatorLatest[c] = i;
-          }
+          if (later(columns, strings, i, creatorLatest[c]!, creatorSig)) creatorLatest[c] = i;
         }
       }
 
