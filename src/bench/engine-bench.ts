@@ -56,7 +56,6 @@ interface PhaseResult {
   charts: number;
   fromDay: number | null;
   peakRssMb: number;
-  databaseMb: number;
 }
 
 interface World {
@@ -125,7 +124,7 @@ async function runPhase(kind: string, phase: Phase, world: World): Promise<Phase
   }
   const context = await createContext(loadConfig({}, { databaseUrl: url }), schema ? { databaseSchema: schema } : {});
   const started = performance.now();
-  let result: Omit<PhaseResult, "seconds" | "peakRssMb" | "databaseMb">;
+  let result: Omit<PhaseResult, "seconds" | "peakRssMb">;
   if (phase === "ingest") {
     await context.ingest.ingestCatalog(readRecords(world.catalog));
     const report = await context.ingest.ingestObservations(readRecords(world.history));
@@ -141,22 +140,23 @@ async function runPhase(kind: string, phase: Phase, world: World): Promise<Phase
   const seconds = (performance.now() - started) / 1000;
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
 
-  let databaseMb: number;
-  if (!schema) {
-    databaseMb =
-      ["", "-wal"].reduce((sum, suffix) => sum + (fs.existsSync(url + suffix) ? fs.statSync(url + suffix).size : 0), 0) / 2 ** 20;
-  } else {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    const size = await client.query(
-      `select sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)))::bigint as bytes from pg_tables where schemaname = $1`,
-      [schema],
-    );
-    await client.end();
-    databaseMb = Number(size.rows[0].bytes) / 2 ** 20;
-  }
   await context.close();
-  return { ...result, seconds, peakRssMb, databaseMb };
+  return { ...result, seconds, peakRssMb };
+}
+
+/** The database's size on disk, in MB: the SQLite file and its WAL, or the PostgreSQL schema's tables. */
+async function databaseSize(kind: string): Promise<number> {
+  const { url, schema } = databaseOf(kind);
+  if (!schema)
+    return ["", "-wal"].reduce((sum, suffix) => sum + (fs.existsSync(url + suffix) ? fs.statSync(url + suffix).size : 0), 0) / 2 ** 20;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const size = await client.query(
+    `select sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)))::bigint as bytes from pg_tables where schemaname = $1`,
+    [schema],
+  );
+  await client.end();
+  return Number(size.rows[0].bytes) / 2 ** 20;
 }
 
 function spawnPhase(kind: string, phase: Phase, world: World): PhaseResult {
@@ -170,7 +170,7 @@ function spawnPhase(kind: string, phase: Phase, world: World): PhaseResult {
   return JSON.parse(line.slice(7)) as PhaseResult;
 }
 
-function runDatabase(kind: string, world: World): Result {
+async function runDatabase(kind: string, world: World): Promise<Result> {
   const ingest = spawnPhase(kind, "ingest", world);
   const build = spawnPhase(kind, "build", world);
   const day = spawnPhase(kind, "day", world);
@@ -188,7 +188,7 @@ function runDatabase(kind: string, world: World): Result {
     oneMoreDaySeconds: day.seconds,
     oneMoreDayObservations: day.observations,
     peakRssMb: { ingest: ingest.peakRssMb, build: build.peakRssMb, day: day.peakRssMb },
-    databaseMb: day.databaseMb,
+    databaseMb: await databaseSize(kind),
   };
 }
 
@@ -214,7 +214,7 @@ if (values.child) {
       continue;
     }
     console.log(`${kind}: ingesting, building, then one more day, each in its own process ...`);
-    results.push(runDatabase(kind, world));
+    results.push(await runDatabase(kind, world));
   }
   const fmt = (n: number, digits = 1) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
   console.log(
