@@ -13,7 +13,7 @@ export function videoSig(o: Observation): string {
 }
 
 /** The canonical string of a video's attributes: decides between observations of the same second and views. */
-export function videoSigOf(createTime: number, region: string, hashtags: readonly string[], username: string): string {
+function videoSigOf(createTime: number, region: string, hashtags: readonly string[], username: string): string {
   return JSON.stringify([createTime, region, hashtags, username]);
 }
 
@@ -21,6 +21,6 @@ export function creatorSig(o: Observation): string {
   return creatorSigOf(o.nickName, o.avatarUrl);
 }
 
-export function creatorSigOf(nickName: string | null, avatarUrl: string | null): string {
+function creatorSigOf(nickName: string | null, avatarUrl: string | null): string {
   return JSON.stringify([nickName, avatarUrl]);
 }

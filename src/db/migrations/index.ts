@@ -5,7 +5,7 @@ import { compactDerivedMigration } from "./002-compact-derived.js";
 import { seriesBlocksOf16DaysMigration } from "./003-series-blocks-of-16-days.js";
 
 /** Every migration, in order. Names never change once released. */
-export function listMigrations(dialect: Dialect): Record<string, Migration> {
+function listMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     "001-initial": initialMigration(dialect),
     "002-compact-derived": compactDerivedMigration(dialect),

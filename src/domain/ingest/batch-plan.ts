@@ -188,7 +188,7 @@ function replacesVideo(stored: StoredVideo, at: number, views: number, sig: stri
 }
 
 /** `videos.tags`: the ids ascending, comma-separated (sorts `ids`). Most videos have one to three tags. */
-export function tagsText(ids: number[]): string {
+function tagsText(ids: number[]): string {
   if (ids.length === 1) return String(ids[0]);
   if (ids.length === 2) {
     const [a, b] = ids as [number, number];
