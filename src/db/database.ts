@@ -76,9 +76,20 @@ async function migrate(database: Database, schema: string | undefined): Promise<
     // Named explicitly: Kysely otherwise looks for its tables in every schema of the database.
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely looks for its tables by reading the catalog of every schema: on PostgreSQL, another client
+  // dropping or creating tables meanwhile fails that read with "undefined column/table". A failed run
+  // applied nothing (each migration commits in a transaction of its own), so it is tried again.
+  for (let retry = 0; retry < 3 && error !== undefined && isConcurrentCatalogChange(error); retry++) {
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error) {
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
     throw new Error(`database migration ${failed} failed: ${String(error)}`, { cause: error });
   }
+}
+
+function isConcurrentCatalogChange(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "42703" || code === "42P01";
 }
