@@ -79,7 +79,7 @@ async function migrate(database: Database, schema: string | undefined): Promise<
   let { error, results } = await migrator.migrateToLatest();
   // Kysely looks for its tables by reading the catalog of every schema: on PostgreSQL, another client
   // dropping or creating tables meanwhile fails that read with "undefined column/table". A failed run
-  // applied nothing (each migration commits in a transaction of its own), so it is tried again.
+  // applied nothing (pending migrations run in one transaction), so it is tried again.
   for (let retry = 0; retry < 3 && error !== undefined && isConcurrentCatalogChange(error); retry++) {
     ({ error, results } = await migrator.migrateToLatest());
   }
