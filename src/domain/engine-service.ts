@@ -1,16 +1,14 @@
-import { oneOf, oneOfLimit, streamRows, withBulkWriter } from "../db/bulk.js";
+import { streamRows, withBulkWriter } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { GrowableInt32 } from "../lib/growable.js";
 import { CodeIndex } from "../lib/code-index.js";
-import { chunks } from "../lib/order.js";
 import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
 import { readDirtyFrom } from "./engine-state.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
 import { readVideoGains, type VideoGains } from "./engine-gains.js";
 import {
   decodeChartEntries,
-  decodeDaySeries,
   decodeInts,
   decodeRegionDay,
   CHART_ENTRY_BYTES,
@@ -19,7 +17,6 @@ import {
   encodeRegionDay,
   seriesBlock,
   SERIES_BLOCK_DAYS,
-  type DaySeries,
   writeChartEntry,
   type RegionDay,
 } from "./series-codec.js";
@@ -288,15 +285,22 @@ export function createEngineService(deps: { database: Database }): EngineService
         progress({ stage: "ranking", done: day - fromDay + 1, total: dayCount });
       }
 
-      // Series blocks from the stale day's block on. When the stale day falls inside a block, that block
-      // keeps its stored days before it: only the series that had or have days from the stale day on change.
+      // Series blocks from the stale day's block on, rewritten whole: that block's days before the stale day
+      // come back from region_days, which holds the same numbers by day.
       progress({ stage: "writing", done: 0, total: 1 });
       const fromBlock = seriesBlock(fromDay);
+      const seriesFrom = Math.max(firstDay, fromBlock * SERIES_BLOCK_DAYS);
       const seriesRegions = new SeriesRegions(regionKeys);
-      const partial =
-        fromDay > firstDay && fromDay > fromBlock * SERIES_BLOCK_DAYS
-          ? await readPartialBlock(database, fromDay, newDays, regionKeys, seriesRegions)
-          : undefined;
+      const seriesDays: RegionDay[][] = Array.from({ length: fromDay - seriesFrom }, () => []);
+      for await (const rows of streamRows(database, "select day, region, entries from region_days where day >= ? and day < ?", [
+        seriesFrom,
+        fromDay,
+      ])) {
+        for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
+          seriesDays[Number(day) - seriesFrom]![seriesRegions.index(region)] = decodeRegionDay(blob);
+        }
+      }
+      seriesDays.push(...newDays);
       // Encoded as they are written: together they are as large as the days themselves.
       function* regionDayRows() {
         for (const [offset, perRegion] of newDays.entries()) {
@@ -330,17 +334,9 @@ export function createEngineService(deps: { database: Database }): EngineService
           regionDayRows(),
         );
         progress({ stage: "writing", done: dayCount, total: totalRows });
-        await writer.exec(
-          fromDay === firstDay ? "delete from tag_series" : `delete from tag_series where block ${partial ? ">" : ">="} ${fromBlock}`,
-        );
+        await writer.exec(fromDay === firstDay ? "delete from tag_series" : `delete from tag_series where block >= ${fromBlock}`);
         let written = dayCount;
-        for (const { rows, emptied, days } of seriesBlockRows(newDays, fromDay, seriesRegions, partial)) {
-          for (const part of chunks(emptied, 500)) {
-            await writer.exec(`delete from tag_series where block = ? and (${part.map(() => "(tag = ? and region = ?)").join(" or ")})`, [
-              fromBlock,
-              ...part.flat(),
-            ]);
-          }
+        for (const { rows, days } of seriesBlockRows(seriesDays, seriesFrom, seriesRegions)) {
           await writer.insert(
             "tag_series",
             [
@@ -350,7 +346,6 @@ export function createEngineService(deps: { database: Database }): EngineService
               ["days", "bytea"],
             ],
             rows,
-            partial ? "on conflict (block, tag, region) do update set days = excluded.days" : "",
           );
           progress({ stage: "writing", done: (written += days), total: totalRows });
         }
@@ -486,52 +481,6 @@ function aggregateDays(
   return { regionKeys: [...countries.codes, ALL_REGIONS], days };
 }
 
-/** What an incremental build keeps of the block holding its first day, which it only partly recomputes. */
-interface PartialBlock {
-  /** The series that had or have days from the first recomputed day on, in that block: only they change. */
-  readonly touched: Set<number>;
-  /** Their stored rows of that block. */
-  readonly kept: Map<number, DaySeries>;
-}
-
-async function readPartialBlock(
-  database: Database,
-  fromDay: number,
-  newDays: readonly RegionDay[][],
-  regionKeys: readonly string[],
-  regions: SeriesRegions,
-): Promise<PartialBlock> {
-  const block = seriesBlock(fromDay);
-  const blockEnd = (block + 1) * SERIES_BLOCK_DAYS;
-  const touched = new Set<number>();
-  for await (const rows of streamRows(database, "select region, entries from region_days where day >= ? and day < ?", [
-    fromDay,
-    blockEnd,
-  ])) {
-    for (const [region, blob] of rows as [string, Uint8Array][]) {
-      for (const tag of decodeRegionDay(blob).tags) touched.add(regions.key(tag, region));
-    }
-  }
-  for (let day = fromDay; day < blockEnd && day - fromDay < newDays.length; day++) {
-    newDays[day - fromDay]!.forEach((data, r) => {
-      for (const tag of data.tags) touched.add(regions.key(tag, regionKeys[r]!));
-    });
-  }
-  const kept = new Map<number, DaySeries>();
-  const tags = [...new Set([...touched].map((key) => regions.tagOf(key)))];
-  for (const part of chunks(tags, oneOfLimit(database))) {
-    const inPart = oneOf(database, "tag", part);
-    const query = `select tag, region, days from tag_series where block = ? and ${inPart.sql}`;
-    for await (const rows of streamRows(database, query, [block, ...inPart.params])) {
-      for (const [tag, region, blob] of rows as [number, string, Uint8Array][]) {
-        const key = regions.key(tag, region);
-        if (touched.has(key)) kept.set(key, decodeDaySeries(blob));
-      }
-    }
-  }
-  return { touched, kept };
-}
-
 /** Numeric keys of (tag, region) series: tag * REGION_KEYS + the region's index (region codes are few). */
 class SeriesRegions {
   private static readonly REGION_KEYS = 4096;
@@ -541,11 +490,12 @@ class SeriesRegions {
     this.regions = new CodeIndex(codes);
   }
 
-  key(tag: number, region: string): number {
-    return tag * SeriesRegions.REGION_KEYS + this.regions.of(region);
+  /** The index of a region code: the codes given to the constructor first, then the others as met. */
+  index(region: string): number {
+    return this.regions.of(region);
   }
 
-  /** The key of a tag in the region at index `r` of the codes given to the constructor. */
+  /** The key of a tag in the region at index `r`. */
   keyAt(tag: number, r: number): number {
     return tag * SeriesRegions.REGION_KEYS + r;
   }
@@ -560,69 +510,48 @@ class SeriesRegions {
 }
 
 /**
- * `tag_series` rows, block by block, of every day from `fromDay` on (`newDays` has a day per index,
- * regions by index into the first codes of `regions`), in key order so that they are appended to the
- * table's B-tree rather than scattered in it. With `partial`, the first block has rows only for the
- * `touched` series: their stored days before `fromDay` (`kept`), then the new ones; a touched series
- * left with no day is `emptied`.
+ * `tag_series` rows, block by block, of every day from `fromDay` on (`days` has a day per index, its
+ * regions by their index in `regions`; a region may be missing), in key order so that they are appended
+ * to the table's B-tree rather than scattered in it.
  */
 function* seriesBlockRows(
-  newDays: readonly RegionDay[][],
+  days: readonly RegionDay[][],
   fromDay: number,
   regions: SeriesRegions,
-  partial: PartialBlock | undefined,
-): Generator<{ rows: Iterable<unknown[]>; emptied: [number, string][]; days: number }> {
-  const lastDay = fromDay + newDays.length - 1;
+): Generator<{ rows: Iterable<unknown[]>; days: number }> {
+  const lastDay = fromDay + days.length - 1;
+  const eachEntry = (first: number, last: number, visit: (key: number, day: number, data: RegionDay, i: number) => void) => {
+    for (let day = first; day <= last; day++) {
+      days[day - fromDay]!.forEach((data, r) => {
+        for (let i = 0; i < data.tags.length; i++) visit(regions.keyAt(data.tags[i]!, r), day, data, i);
+      });
+    }
+  };
   for (let block = seriesBlock(fromDay); block <= seriesBlock(lastDay); block++) {
     const first = Math.max(fromDay, block * SERIES_BLOCK_DAYS);
     const last = Math.min(lastDay, (block + 1) * SERIES_BLOCK_DAYS - 1);
-    const kept = block === seriesBlock(fromDay) ? partial?.kept : undefined;
     // Two passes over the block's days: count each series' days, then fill them in place.
     const slots = new Map<number, number>();
     const counts: number[] = [];
-    const slotOf = (key: number) => {
-      let slot = slots.get(key);
+    eachEntry(first, last, (key) => {
+      const slot = slots.get(key);
       if (slot === undefined) {
-        slots.set(key, (slot = counts.length));
-        counts.push(0);
-      }
-      return slot;
-    };
-    const keptDays = (stored: DaySeries) => {
-      let n = 0;
-      while (n < stored.days.length && stored.days[n]! < fromDay) n++;
-      return n;
-    };
-    for (const [key, stored] of kept ?? []) {
-      const n = keptDays(stored);
-      if (n > 0) counts[slotOf(key)]! += n;
-    }
-    for (let day = first; day <= last; day++) {
-      newDays[day - fromDay]!.forEach((data, r) => {
-        for (const tag of data.tags) counts[slotOf(regions.keyAt(tag, r))]!++;
-      });
-    }
+        slots.set(key, counts.length);
+        counts.push(1);
+      } else counts[slot]!++;
+    });
     const start = new Int32Array(counts.length + 1);
     counts.forEach((n, slot) => (start[slot + 1] = start[slot]! + n));
     const fill = start.slice(0, counts.length);
-    const days = new Int32Array(start[counts.length]!);
-    const views = new Float64Array(days.length);
-    const pubs = new Int32Array(days.length);
-    const put = (slot: number, day: number, viewCount: number, pubCount: number) => {
-      const at = fill[slot]!++;
-      days[at] = day;
-      views[at] = viewCount;
-      pubs[at] = pubCount;
-    };
-    for (const [key, stored] of kept ?? []) {
-      const n = keptDays(stored);
-      for (let i = 0; i < n; i++) put(slots.get(key)!, stored.days[i]!, stored.views[i]!, stored.pubs[i]!);
-    }
-    for (let day = first; day <= last; day++) {
-      newDays[day - fromDay]!.forEach((data, r) => {
-        for (let i = 0; i < data.tags.length; i++) put(slots.get(regions.keyAt(data.tags[i]!, r))!, day, data.views[i]!, data.pubs[i]!);
-      });
-    }
+    const seriesDays = new Int32Array(start[counts.length]!);
+    const views = new Float64Array(seriesDays.length);
+    const pubs = new Int32Array(seriesDays.length);
+    eachEntry(first, last, (key, day, data, i) => {
+      const at = fill[slots.get(key)!]!++;
+      seriesDays[at] = day;
+      views[at] = data.views[i]!;
+      pubs[at] = data.pubs[i]!;
+    });
     const order = [...slots]
       .map(([key, slot]) => ({ tag: regions.tagOf(key), region: regions.regionOf(key), slot }))
       // Region codes are ASCII, where string order is byte order.
@@ -632,12 +561,10 @@ function* seriesBlockRows(
       for (const { tag, region, slot } of order) {
         const from = start[slot]!;
         const to = start[slot + 1]!;
-        yield [block, tag, region, encodeDaySeries(days.subarray(from, to), views.subarray(from, to), pubs.subarray(from, to))];
+        yield [block, tag, region, encodeDaySeries(seriesDays.subarray(from, to), views.subarray(from, to), pubs.subarray(from, to))];
       }
     })();
-    const emptied: [number, string][] = [];
-    if (kept) for (const key of partial!.touched) if (!slots.has(key)) emptied.push([regions.tagOf(key), regions.regionOf(key)]);
-    yield { rows, emptied, days: last - first + 1 };
+    yield { rows, days: last - first + 1 };
   }
 }
 
