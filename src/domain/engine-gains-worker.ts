@@ -9,7 +9,11 @@ const sqlite = new SqliteDatabase(read.file, { readonly: true, fileMustExist: tr
 sqlite.pragma("cache_size = -65536");
 const database = { sqlite, dialect: "sqlite" } as Database;
 // Exactly sized: what a transfer moves is each array's whole buffer, grown by doubling.
-const gains = fitted("since" in read ? await readGainsSince(database, read.since) : await readGainsRange(database, read.range));
+const gains = fitted(
+  "since" in read
+    ? await readGainsSince(database, read.since.gainsFrom, read.since.publishedFrom)
+    : await readGainsRange(database, read.range),
+);
 sqlite.close();
 parentPort!.postMessage(gains, [
   gains.videoCountry.buffer,

@@ -46,14 +46,14 @@ class VideoTable {
     this.tagStart.push(this.tags.length);
     if (tags !== "") for (const tag of tags.split(",")) this.tags.push(Number(tag));
   }
+}
 
-  /** Stores `row` at index `v`, for videos read out of order. */
-  set(v: number, row: VideoRow, into: { country: Int32Array; createDay: Float64Array; tagLists: Int32Array[] }): void {
-    const [, createTime, region, tags] = row;
-    into.country[v] = this.countryIndex.of(region);
-    into.createDay[v] = dayOf(Number(createTime));
-    into.tagLists[v] = tags === "" ? new Int32Array(0) : Int32Array.from(tags.split(","), Number);
-  }
+/** What a build reads: from its first recomputed day, gains only from `gainsFrom` (a later day, when only publish counts changed before it). */
+export interface GainDays {
+  readonly fromDay: number;
+  readonly gainsFrom: number;
+  /** The data's first day: a build from it reads everything. */
+  readonly firstDay: number;
 }
 
 /**
@@ -61,9 +61,16 @@ class VideoTable {
  * threads: the caller's thread stays free for its own reads meanwhile, and a full read is split in two
  * halves of the videos.
  */
-export async function readVideoGains(database: Database, fromDay: number, firstDay: number): Promise<VideoGains[]> {
+export async function readVideoGains(database: Database, days: GainDays): Promise<VideoGains[]> {
+  const { fromDay, gainsFrom, firstDay } = days;
   const file = database.sqlite && !database.sqlite.memory ? database.sqlite.name : undefined;
-  if (fromDay > firstDay) return [file ? await readInWorker({ file, since: fromDay }) : await readGainsSince(database, fromDay)];
+  if (fromDay > firstDay) {
+    return [
+      file
+        ? await readInWorker({ file, since: { gainsFrom, publishedFrom: fromDay } })
+        : await readGainsSince(database, gainsFrom, fromDay),
+    ];
+  }
   if (!file) return [await readGainsRange(database)];
   const middle = database
     .sqlite!.prepare("select video_id from videos order by video_id limit 1 offset (select count(*) / 2 from videos)")
@@ -80,7 +87,9 @@ export interface VideoRange {
 }
 
 /** What a gain-reading thread reads from the SQLite file: a range of videos, or everything since a day. */
-export type GainsRead = { readonly file: string } & ({ readonly range: VideoRange } | { readonly since: number });
+export type GainsRead = { readonly file: string } & (
+  { readonly range: VideoRange } | { readonly since: { readonly gainsFrom: number; readonly publishedFrom: number } }
+);
 
 function readInWorker(read: GainsRead): Promise<VideoGains> {
   return new Promise((resolve, reject) => {
@@ -169,9 +178,12 @@ export async function readGainsRange(database: Database, range: VideoRange = {})
   };
 }
 
-/** What was observed since a day, in time order, continuing from each video's highest count before it. */
-export async function readGainsSince(database: Database, fromDay: number): Promise<VideoGains> {
-  const fromSecond = dayStart(fromDay);
+/**
+ * What was observed since `gainsFrom`, in time order, continuing from each video's highest count before
+ * it; and every video published since `publishedFrom`, observed since or not, for its publish count.
+ */
+export async function readGainsSince(database: Database, gainsFrom: number, publishedFrom: number): Promise<VideoGains> {
+  const fromSecond = dayStart(gainsFrom);
   const videoIndex = new Map<string, number>();
   const obsVideo = new GrowableInt32();
   const obsTime = new GrowableFloat64();
@@ -192,18 +204,30 @@ export async function readGainsSince(database: Database, fromDay: number): Promi
       obsViews.push(Number(views));
     }
   }
-  const videoCount = videoIndex.size;
-  const table = new VideoTable();
-  const into = {
-    country: new Int32Array(videoCount),
-    createDay: new Float64Array(videoCount),
-    tagLists: new Array<Int32Array>(videoCount),
-  };
-  const highest = new Float64Array(videoCount);
-  for (const part of chunks([...videoIndex.keys()], oneOfLimit(database))) {
+  const observed = [...videoIndex.keys()];
+  const videoRows: VideoRow[] = [];
+  for await (const rows of streamRows(database, "select video_id, create_time, region, tags from videos where create_time >= ?", [
+    dayStart(publishedFrom),
+  ])) {
+    for (const row of rows as VideoRow[]) {
+      let v = videoIndex.get(row[0]);
+      if (v === undefined) {
+        v = videoIndex.size;
+        videoIndex.set(row[0], v);
+      }
+      videoRows[v] = row;
+    }
+  }
+  const highest = new Float64Array(observed.length);
+  for (const part of chunks(observed, oneOfLimit(database))) {
     const ids = oneOf(database, "video_id", part);
-    for await (const rows of streamRows(database, `select video_id, create_time, region, tags from videos where ${ids.sql}`, ids.params)) {
-      for (const row of rows as VideoRow[]) table.set(videoIndex.get(row[0])!, row, into);
+    const unread = part.filter((id) => videoRows[videoIndex.get(id)!] === undefined);
+    if (unread.length > 0) {
+      const unreadIds = oneOf(database, "video_id", unread);
+      const query = `select video_id, create_time, region, tags from videos where ${unreadIds.sql}`;
+      for await (const rows of streamRows(database, query, unreadIds.params)) {
+        for (const row of rows as VideoRow[]) videoRows[videoIndex.get(row[0])!] = row;
+      }
     }
     for await (const rows of streamRows(
       database,
@@ -213,22 +237,18 @@ export async function readGainsSince(database: Database, fromDay: number): Promi
       for (const [id, max] of rows as [string, number | string][]) highest[videoIndex.get(id)!] = Number(max);
     }
   }
-  const tagStart = new Int32Array(videoCount + 1);
-  const tags = new GrowableInt32();
-  for (let v = 0; v < videoCount; v++) {
-    tagStart[v] = tags.length;
-    for (const tag of into.tagLists[v] ?? []) tags.push(tag);
-  }
-  tagStart[videoCount] = tags.length;
+  const table = new VideoTable();
+  for (const row of videoRows) table.push(row);
+  table.tagStart.push(table.tags.length);
 
   const gainVideo = new GrowableInt32();
   const gainDay = new GrowableInt32();
   const gainViews = new GrowableFloat64();
   const time = obsTime.view();
   const seen = obsViews.view();
-  const observed = obsVideo.view();
+  const video = obsVideo.view();
   for (let i = 0; i < time.length; i++) {
-    const v = observed[i]!;
+    const v = video[i]!;
     const gain = seen[i]! - highest[v]!;
     if (gain <= 0) continue;
     highest[v] = seen[i]!;
@@ -237,13 +257,13 @@ export async function readGainsSince(database: Database, fromDay: number): Promi
     gainViews.push(gain);
   }
   return {
-    videoCount,
+    videoCount: videoIndex.size,
     observations: time.length,
     countries: table.countries,
-    videoCountry: into.country,
-    videoCreateDay: into.createDay,
-    videoTagStart: tagStart,
-    videoTags: tags.view(),
+    videoCountry: table.country.view(),
+    videoCreateDay: table.createDay.view(),
+    videoTagStart: table.tagStart.view(),
+    videoTags: table.tags.view(),
     gainVideo: gainVideo.view(),
     gainDay: gainDay.view(),
     gainViews: gainViews.view(),

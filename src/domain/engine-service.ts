@@ -1,10 +1,10 @@
-import { streamRows, withBulkWriter } from "../db/bulk.js";
+import { streamRows, withBulkWriter, type BulkWriter } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { GrowableInt32 } from "../lib/growable.js";
 import { CodeIndex } from "../lib/code-index.js";
 import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
-import { readDirtyFrom } from "./engine-state.js";
+import { readStaleMarks, STALE_MARK_KEYS, type StaleMarks } from "./engine-state.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
 import { readVideoGains, type VideoGains } from "./engine-gains.js";
 import {
@@ -109,14 +109,22 @@ export function createEngineService(deps: { database: Database }): EngineService
             .as("last"),
         ])
         .executeTakeFirst();
-      const dirty = await readDirtyFrom(db);
+      const marks = await readStaleMarks(db);
+      const marked = marks.from !== null || marks.publishedFrom !== null;
+      // The marks read here are removed with the build's writes, unless an ingest lowered them since.
+      const clearMarks = async (writer: BulkWriter) => {
+        for (const mark of Object.keys(STALE_MARK_KEYS) as (keyof StaleMarks)[]) {
+          const day = marks[mark];
+          if (day !== null) await writer.exec("delete from engine_state where key = ? and value = ?", [STALE_MARK_KEYS[mark], String(day)]);
+        }
+      };
       const full = options.full === true;
       if (span?.first == null || span.last == null) {
         await withBulkWriter(database, async (writer) => {
           for (const table of ["charts", "chart_series", "tag_series", "region_days"]) await writer.exec(`delete from ${table}`);
-          if (dirty !== null) await writer.exec("delete from engine_state where key = 'dirty_from'");
+          await clearMarks(writer);
         });
-        return report(started, { built: dirty !== null, full });
+        return report(started, { built: marked, full });
       }
       const firstDay = dayOf(Number(span.first));
       const lastDay = dayOf(Number(span.last));
@@ -125,14 +133,19 @@ export function createEngineService(deps: { database: Database }): EngineService
         .select((eb) => eb.fn.max("day").as("last"))
         .executeTakeFirst();
       // Days the data reached without new observations on them (a quiet day) still need charts.
-      const stale = Math.min(dirty ?? Number.POSITIVE_INFINITY, built?.last == null ? firstDay : Number(built.last) + 1);
+      const viewsStale = Math.min(marks.from ?? Number.POSITIVE_INFINITY, built?.last == null ? firstDay : Number(built.last) + 1);
+      const stale = Math.min(viewsStale, marks.publishedFrom ?? Number.POSITIVE_INFINITY);
       if (!full && stale > lastDay) return report(started, { firstDay, lastDay });
       const fromDay = full ? firstDay : Math.max(firstDay, stale);
       const dayCount = lastDay - fromDay + 1;
+      // Up to this day only publish counts changed: the stored views of those days stand. A build from the
+      // first day reads everything.
+      const gainsFrom = fromDay === firstDay ? firstDay : Math.min(Math.max(fromDay, viewsStale), lastDay + 1);
 
-      // Gains from the first stale day on: on their own thread when they can, while this one reads the rest.
+      // Gains and publications from the first stale day on: on their own thread when they can, while this
+      // one reads the rest.
       progress({ stage: "reading", done: 0, total: 1 });
-      const gainsRead = readVideoGains(database, fromDay, firstDay);
+      const gainsRead = readVideoGains(database, { fromDay, gainsFrom, firstDay });
       gainsRead.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
 
       // Tags: names give the tie-break order, the catalog gives industries.
@@ -171,6 +184,18 @@ export function createEngineService(deps: { database: Database }): EngineService
           }
         }
       }
+      // The stored days whose views stand, every region of them.
+      const keptViews = new Map<number, [string, RegionDay][]>();
+      for await (const rows of streamRows(database, "select day, region, entries from region_days where day >= ? and day < ?", [
+        fromDay,
+        gainsFrom,
+      ])) {
+        for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
+          let regions = keptViews.get(Number(day));
+          if (!regions) keptViews.set(Number(day), (regions = []));
+          regions.push([region, decodeRegionDay(blob)]);
+        }
+      }
       // Per-day totals per country and for all regions.
       // Only the per-day totals outlive this block: the per-video arrays are the build's largest.
       const { regionKeys, newDays, observations } = await (async (): Promise<{
@@ -180,7 +205,7 @@ export function createEngineService(deps: { database: Database }): EngineService
       }> => {
         const parts = await gainsRead;
         progress({ stage: "aggregating", done: 0, total: dayCount });
-        const { regionKeys, days } = aggregateDays(parts, fromDay, lastDay, tagCount, (day) =>
+        const { regionKeys, days } = aggregateDays(parts, keptViews, fromDay, lastDay, tagCount, (day) =>
           progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount }),
         );
         return { regionKeys, newDays: days, observations: parts.reduce((n, part) => n + part.observations, 0) };
@@ -371,7 +396,7 @@ export function createEngineService(deps: { database: Database }): EngineService
           ],
           chartSeriesRows,
         );
-        if (dirty !== null) await writer.exec("delete from engine_state where key = 'dirty_from' and value = ?", [String(dirty)]);
+        await clearMarks(writer);
         progress({ stage: "writing", done: totalRows, total: totalRows });
       });
 
@@ -394,10 +419,12 @@ export function createEngineService(deps: { database: Database }): EngineService
 /**
  * Sums the gains and publications of each day from `fromDay` on, per country and for all regions,
  * over gains read in parts: `days[day - fromDay][region index]`, the region index being the country's
- * in `regionKeys`, or the last one for all regions.
+ * in `regionKeys`, or the last one for all regions. The views of `keptViews`' days (stored days, by
+ * region code) are taken as they are, with the publications of the parts.
  */
 function aggregateDays(
   parts: readonly VideoGains[],
+  keptViews: ReadonlyMap<number, readonly [string, RegionDay][]>,
   fromDay: number,
   lastDay: number,
   tagCount: number,
@@ -406,6 +433,7 @@ function aggregateDays(
   const dayCount = lastDay - fromDay + 1;
   const countries = new CodeIndex();
   const remaps = parts.map((part) => Int32Array.from(part.countries, (code) => countries.of(code)));
+  for (const regions of keptViews.values()) for (const [region] of regions) if (region !== ALL_REGIONS) countries.of(region);
   const all = countries.codes.length;
   // Each part's gains and new videos bucketed by day (a counting sort).
   const buckets = parts.map((gains) => {
@@ -446,6 +474,15 @@ function aggregateDays(
   };
   const days: RegionDay[][] = [];
   for (let d = 0; d < dayCount; d++) {
+    for (const [region, data] of keptViews.get(fromDay + d) ?? []) {
+      const row = (region === ALL_REGIONS ? all : countries.of(region)) * tagCount;
+      for (let i = 0; i < data.tags.length; i++) {
+        if (data.views[i] === 0) continue;
+        const cell = row + data.tags[i]!;
+        if (views[cell] === 0 && pubs[cell] === 0) touched.push(cell);
+        views[cell] = views[cell]! + data.views[i]!;
+      }
+    }
     parts.forEach((part, p) => {
       const { gainStart, gainOrder, created } = buckets[p]!;
       const remap = remaps[p]!;

@@ -1,7 +1,7 @@
 import { sql, type Transaction } from "kysely";
 import type { Database } from "../db/database.js";
 import type { DatabaseSchema } from "../db/schema.js";
-import { markDirtyFrom } from "./engine-state.js";
+import { markStale } from "./engine-state.js";
 import {
   hashtagsToLookUp,
   observationKeysToLookUp,
@@ -189,7 +189,8 @@ export function createPostgresObservationWriter(database: Database): Observation
         from ${creatorColumns(changedCreators)} as r (username, nick_name, avatar_url, seen_at, seen_views, seen_sig)
         where c.username = r.username`.execute(trx);
     }
-    if (plan.dirtyFrom !== Number.POSITIVE_INFINITY) await markDirtyFrom(trx, plan.dirtyFrom);
+    if (plan.dirtyFrom !== Number.POSITIVE_INFINITY) await markStale(trx, "from", plan.dirtyFrom);
+    if (plan.publishedFrom !== Number.POSITIVE_INFINITY) await markStale(trx, "publishedFrom", plan.publishedFrom);
   }
 
   return {

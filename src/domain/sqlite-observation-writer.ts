@@ -13,6 +13,7 @@ import type { ParsedBatch } from "./ingest/observation-batch.js";
 import type { IngestReport } from "./ingest-service.js";
 import type { ObservationWriter } from "./observation-writer.js";
 import { RecentCache } from "../lib/recent-cache.js";
+import { STALE_MARK_KEYS } from "./engine-state.js";
 
 /** Rows per multi-row statement: fewer calls into SQLite, within its limit of bound parameters. */
 const ROWS_PER_STATEMENT = 64;
@@ -44,18 +45,13 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   const selectViewCount = sqlite
     .prepare<[string, number], number>("select view_count from observations where video_id = ? and observed_at = ?")
     .pluck();
-  const videoRows = rowStatements<VideoRow>(sqlite, "videos", [
-    "video_id",
-    "create_time",
-    "region",
-    "username",
-    "tags",
-    "latest_at",
-    "latest_views",
-    "latest_sig",
-    "first_at",
-    "last_at",
-  ]);
+  const videoRows = rowStatements<VideoRow>(
+    sqlite,
+    "videos",
+    ["video_id", "create_time", "region", "username", "tags", "latest_at", "latest_views", "latest_sig", "first_at", "last_at"],
+    // A video that keeps its attributes leaves the index on create_time alone.
+    ["latest_at", "latest_views", "latest_sig", "first_at", "last_at"],
+  );
   const selectVideo = sqlite.prepare<[string], StoredVideo>(videoRows.select);
   const insertVideoTags = multiRowStatement(sqlite, "insert or ignore into video_tags (tag, video_id) values", 2);
   const deleteVideoTag = sqlite.prepare("delete from video_tags where tag = ? and video_id = ?");
@@ -70,9 +66,10 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   const selectCreator = sqlite.prepare<[string], StoredCreator>("select seen_at, seen_views, seen_sig from creators where username = ?");
   const selectTag = sqlite.prepare<[string], number>("select id from tags where name = ?").pluck();
   const insertTag = sqlite.prepare<[string], number>("insert into tags (name) values (?) returning id").pluck();
-  const selectDirty = sqlite.prepare<[], string>("select value from engine_state where key = 'dirty_from'").pluck();
-  const upsertDirty = sqlite.prepare(
-    "insert into engine_state (key, value) values ('dirty_from', ?) on conflict (key) do update set value = excluded.value",
+  // Lowers a stale mark: stores the day unless the stored one is earlier.
+  const lowerMark = sqlite.prepare<[string, string]>(
+    `insert into engine_state (key, value) values (?, ?)
+     on conflict (key) do update set value = excluded.value where cast(excluded.value as integer) < cast(engine_state.value as integer)`,
   );
   const dataVersion = sqlite.prepare<[], number>("pragma data_version").pluck();
   const isEmpty = (table: string) => sqlite.prepare<[], number>(`select not exists (select 1 from ${table})`).pluck();
@@ -147,12 +144,10 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
       args[at] = addedTags.tag[row];
       args[at + 1] = addedTags.videoId[row];
     });
-    videoRows.write(plan.videos, plan.videoIsNew);
+    videoRows.write(plan.videos, plan.videoIsNew, plan.videoKeepsAttributes);
     creatorRows.write(plan.creators, plan.creatorIsNew);
-    if (plan.dirtyFrom !== Number.POSITIVE_INFINITY) {
-      const current = selectDirty.get();
-      if (current === undefined || Number(current) > plan.dirtyFrom) upsertDirty.run(String(plan.dirtyFrom));
-    }
+    if (plan.dirtyFrom !== Number.POSITIVE_INFINITY) lowerMark.run(STALE_MARK_KEYS.from, String(plan.dirtyFrom));
+    if (plan.publishedFrom !== Number.POSITIVE_INFINITY) lowerMark.run(STALE_MARK_KEYS.publishedFrom, String(plan.publishedFrom));
   }
 
   const planAndStore = sqlite.transaction((batch: ParsedBatch, strings: readonly string[]): BatchPlan => {
@@ -216,27 +211,40 @@ function sortedBy(keys: readonly number[]): Int32Array {
 /**
  * Writes of a table's rows, from one list of its columns, the key first: multi-row inserts of new rows,
  * multi-row updates of stored ones (the plan tells them apart, cheaper than an upsert that tries the
- * insert first), and the select of a stored row's other columns by key.
+ * insert first), and the select of a stored row's other columns by key. Stored rows flagged as
+ * `partial` update only the `partialColumns`.
  */
-function rowStatements<R extends object>(sqlite: SqliteDatabase.Database, table: string, columns: readonly (keyof R & string)[]) {
+function rowStatements<R extends object>(
+  sqlite: SqliteDatabase.Database,
+  table: string,
+  columns: readonly (keyof R & string)[],
+  partialColumns: readonly (keyof R & string)[] = columns.slice(1),
+) {
   const [key, ...rest] = columns;
   const insert = multiRowStatement(sqlite, `insert or fail into ${table} (${columns.join(", ")}) values`, columns.length);
-  const update = multiRowStatement(
-    sqlite,
-    `update or fail ${table} set ${rest.map((column, i) => `${column} = v.column${i + 2}`).join(", ")} from (values`,
-    columns.length,
-    `) as v where ${table}.${key} = v.column1`,
-  );
-  const fill = (rows: readonly R[]) => (row: number, args: unknown[], at: number) => {
-    const values = rows[row]!;
-    for (let i = 0; i < columns.length; i++) args[at + i] = values[columns[i]!];
+  const updateOf = (set: readonly string[]) => ({
+    columns: [key!, ...set],
+    statement: multiRowStatement(
+      sqlite,
+      `update or fail ${table} set ${set.map((column, i) => `${column} = v.column${i + 2}`).join(", ")} from (values`,
+      set.length + 1,
+      `) as v where ${table}.${key} = v.column1`,
+    ),
+  });
+  const update = updateOf(rest);
+  const partialUpdate = updateOf(partialColumns);
+  const fill = (rows: readonly R[], names: readonly string[]) => (row: number, args: unknown[], at: number) => {
+    const values = rows[row]! as Record<string, unknown>;
+    for (let i = 0; i < names.length; i++) args[at + i] = values[names[i]!];
   };
   return {
     select: `select ${rest.join(", ")} from ${table} where ${key} = ?`,
-    write(rows: readonly R[], isNew: readonly boolean[]): void {
-      const [added, changed] = partition(rows, isNew);
-      insert.run(added.length, fill(added));
-      update.run(changed.length, fill(changed));
+    write(rows: readonly R[], isNew: readonly boolean[], partial?: readonly boolean[]): void {
+      const [added, stored] = partition(rows, isNew);
+      const [partly, whole] = partial ? partition(stored, partition(partial, isNew)[1]) : [[], stored];
+      insert.run(added.length, fill(added, columns));
+      update.statement.run(whole.length, fill(whole, update.columns));
+      partialUpdate.statement.run(partly.length, fill(partly, partialUpdate.columns));
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Dialect } from "../database.js";
 import { initialMigration } from "./001-initial.js";
 import { compactDerivedMigration } from "./002-compact-derived.js";
 import { seriesBlocksOf16DaysMigration } from "./003-series-blocks-of-16-days.js";
+import { videosByCreateTimeMigration } from "./004-videos-by-create-time.js";
 
 /** Every migration, in order. Names never change once released. */
 function listMigrations(dialect: Dialect): Record<string, Migration> {
@@ -10,6 +11,7 @@ function listMigrations(dialect: Dialect): Record<string, Migration> {
     "001-initial": initialMigration(dialect),
     "002-compact-derived": compactDerivedMigration(dialect),
     "003-series-blocks-of-16-days": seriesBlocksOf16DaysMigration,
+    "004-videos-by-create-time": videosByCreateTimeMigration,
   };
 }
 

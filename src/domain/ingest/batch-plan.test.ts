@@ -137,23 +137,25 @@ describe("planBatch", () => {
     );
   });
 
-  it("marks stale the days of changed views, of new videos, and all days of a changed video", () => {
+  it("marks stale the days of changed views and all days of a changed video, and apart the publication days of new videos", () => {
     fc.assert(
       fc.property(fc.array(fc.array(observationArbitrary, { maxLength: 12 }), { maxLength: 5 }), (batches) => {
         const store = new Store();
         for (const { plan, before, after, observations } of ingest(store, batches)) {
           const days: number[] = [];
+          const published: number[] = [];
           for (const [key, views] of after.views) {
             if (before.views.get(key) !== views) days.push(dayOf(Number(key.split("|")[1])));
           }
           for (const [id, video] of after.videos) {
             const old = before.videos.get(id);
-            if (!old) days.push(dayOf(video.create_time));
+            if (!old) published.push(dayOf(video.create_time));
             else if (old.create_time !== video.create_time || old.region !== video.region || old.tags !== video.tags) {
               days.push(dayOf(old.create_time), dayOf(video.create_time), dayOf(video.first_at));
             }
           }
-          expect(plan.dirtyFrom).toBe(days.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...days));
+          expect(plan.dirtyFrom).toBe(Math.min(Number.POSITIVE_INFINITY, ...days));
+          expect(plan.publishedFrom).toBe(Math.min(Number.POSITIVE_INFINITY, ...published));
           if (observations.length === 0) expect(plan.videos).toEqual([]);
         }
       }),

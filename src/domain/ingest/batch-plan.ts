@@ -45,16 +45,22 @@ export interface ObservationRows {
 export interface BatchPlan {
   accepted: number;
   duplicate: number;
-  /** The earliest day the batch makes stale, or +Infinity. */
+  /** The earliest day whose views or video attributes the batch changes, or +Infinity. */
   dirtyFrom: number;
+  /** The earliest publication day of a video new to the database, or +Infinity. */
+  publishedFrom: number;
   /** Observations new to the database. */
   inserted: ObservationRows;
   /** Stored observations whose view count the batch raises. */
   raised: ObservationRows;
-  /** Videos to insert or update, with the slots of their ids, and whether each is new. */
+  /**
+   * Videos to insert or update, with the slots of their ids, whether each is new, and whether a stored
+   * one keeps its attributes (create_time, region, username, tags): then only its tracking columns change.
+   */
   videos: VideoRow[];
   videoSlots: number[];
   videoIsNew: boolean[];
+  videoKeepsAttributes: boolean[];
   /** `video_tags` rows to add and to remove: how each written video's tags changed. */
   addedTags: { tag: number[]; videoId: string[] };
   removedTags: { tag: number[]; videoId: string[] };
@@ -75,11 +81,13 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     accepted: 0,
     duplicate: groups.repeated,
     dirtyFrom: Number.POSITIVE_INFINITY,
+    publishedFrom: Number.POSITIVE_INFINITY,
     inserted: { videoId: [], observedAt: [], viewCount: [] },
     raised: { videoId: [], observedAt: [], viewCount: [] },
     videos: [],
     videoSlots: [],
     videoIsNew: [],
+    videoKeepsAttributes: [],
     addedTags: { tag: [], videoId: [] },
     removedTags: { tag: [], videoId: [] },
     creators: [],
@@ -87,6 +95,7 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     creatorIsNew: [],
   };
   let dirtyFrom = Number.POSITIVE_INFINITY;
+  let publishedFrom = Number.POSITIVE_INFINITY;
   const tagList: number[] = [];
 
   for (let g = 0; g < groups.videoCount; g++) {
@@ -117,6 +126,7 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
         plan.videos.push({ video_id: videoId, ...stored, first_at: firstAt, last_at: lastAt });
         plan.videoSlots.push(slot);
         plan.videoIsNew.push(false);
+        plan.videoKeepsAttributes.push(true);
       }
       continue;
     }
@@ -125,11 +135,12 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     const tags = tagsText(tagList);
     const createTime = columns.createTime[i]!;
     const region = strings[columns.region[i]!]!;
+    const username = strings[columns.username[i]!]!;
     plan.videos.push({
       video_id: videoId,
       create_time: createTime,
       region,
-      username: strings[columns.username[i]!]!,
+      username,
       tags,
       latest_at: observedAt[i]!,
       latest_views: viewCount[i]!,
@@ -139,7 +150,11 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     });
     plan.videoSlots.push(slot);
     plan.videoIsNew.push(!stored);
-    if (!stored) dirtyFrom = Math.min(dirtyFrom, dayOf(createTime));
+    plan.videoKeepsAttributes.push(
+      stored?.create_time === createTime && stored.region === region && stored.username === username && stored.tags === tags,
+    );
+    // A new video adds a publication on its day; its views are on its observations' days, counted above.
+    if (!stored) publishedFrom = Math.min(publishedFrom, dayOf(createTime));
     else if (stored.create_time !== createTime || stored.region !== region || stored.tags !== tags) {
       // New attributes move every view the video ever gained: stale from its first day.
       dirtyFrom = Math.min(dirtyFrom, dayOf(stored.create_time), dayOf(createTime), dayOf(firstAt));
@@ -179,6 +194,7 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
   }
 
   plan.dirtyFrom = dirtyFrom;
+  plan.publishedFrom = publishedFrom;
   return plan;
 }
 
