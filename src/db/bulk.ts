@@ -72,25 +72,53 @@ export type BulkColumn = readonly [name: string, pgType: "int4" | "int8" | "floa
 /** Statements of one write transaction. */
 export interface BulkWriter {
   exec(sqlText: string, params?: unknown[]): Promise<void>;
-  /** Inserts rows, taken from `rows` as they are written; `conflict` is an optional `on conflict ...` clause. */
-  insert(table: string, columns: readonly BulkColumn[], rows: Iterable<readonly unknown[]>, conflict?: string): Promise<void>;
+  /** Rows of a query inside the transaction, each as an array of its columns. */
+  query(sqlText: string, params?: unknown[]): Promise<unknown[][]>;
+  /** Inserts rows, taken from `rows` as they are written. */
+  insert(table: string, columns: readonly BulkColumn[], rows: Iterable<readonly unknown[]>): Promise<void>;
 }
 
-/** Runs `work` in one transaction with bulk statements. */
+/** Values bound per multi-row SQLite insert, well within SQLite's limit of bound parameters. */
+const SQLITE_ROWS_PER_INSERT = 512;
+
+/** Runs `work` in one transaction with bulk statements; on SQLite, holding the write lock from its start. */
 export async function withBulkWriter(database: Database, work: (writer: BulkWriter) => Promise<void>): Promise<void> {
   if (database.sqlite) {
     const sqlite = database.sqlite;
-    sqlite.exec("begin");
+    sqlite.exec("begin immediate");
     try {
       await work({
         async exec(sqlText, params = []) {
           sqlite.prepare(sqlText).run(...params);
         },
-        async insert(table, columns, rows, conflict = "") {
-          const statement = sqlite.prepare(
-            `insert into ${table} (${columns.map((c) => c[0]).join(", ")}) values (${columns.map(() => "?").join(", ")}) ${conflict}`,
-          );
-          for (const row of rows) statement.run(...row);
+        async query(sqlText, params = []) {
+          return sqlite
+            .prepare(sqlText)
+            .raw()
+            .all(...params) as unknown[][];
+        },
+        async insert(table, columns, rows) {
+          // Many rows per statement: one call into SQLite per chunk rather than per row.
+          const statement = (count: number) =>
+            sqlite.prepare(
+              `insert into ${table} (${columns.map((c) => c[0]).join(", ")}) values ${Array.from(
+                { length: count },
+                () => `(${columns.map(() => "?").join(", ")})`,
+              ).join(", ")}`,
+            );
+          const perStatement = Math.max(1, Math.floor(SQLITE_ROWS_PER_INSERT / columns.length));
+          const many = statement(perStatement);
+          let values: unknown[] = [];
+          let count = 0;
+          for (const row of rows) {
+            values.push(...row);
+            if (++count === perStatement) {
+              many.run(values);
+              values = [];
+              count = 0;
+            }
+          }
+          if (count > 0) statement(count).run(values);
         },
       });
       sqlite.exec("commit");
@@ -107,12 +135,15 @@ export async function withBulkWriter(database: Database, work: (writer: BulkWrit
       async exec(sqlText, params = []) {
         await client.query(toPostgres(sqlText), params);
       },
-      async insert(table, columns, rows, conflict = "") {
+      async query(sqlText, params = []) {
+        return (await client.query({ text: toPostgres(sqlText), values: params, rowMode: "array" })).rows as unknown[][];
+      },
+      async insert(table, columns, rows) {
         const names = columns.map((c) => c[0]).join(", ");
         const unnest = columns.map((c, i) => `$${i + 1}::${c[1]}[]`).join(", ");
         const flush = async (part: (readonly unknown[])[]) => {
           const arrays = columns.map((_, i) => part.map((row) => row[i]));
-          await client.query(`insert into ${table} (${names}) select * from unnest(${unnest}) ${conflict}`, arrays);
+          await client.query(`insert into ${table} (${names}) select * from unnest(${unnest})`, arrays);
         };
         // Bounded by rows and by bytes: an array parameter travels as text, binary values in hex.
         let part: (readonly unknown[])[] = [];

@@ -13,6 +13,7 @@ export interface DatabaseSchema {
   charts: ChartsTable;
   chart_series: ChartSeriesTable;
   engine_state: EngineStateTable;
+  recounted_videos: RecountedVideosTable;
 }
 
 /** Hashtag names seen in observations, interned to small integers. */
@@ -43,6 +44,14 @@ export interface VideosTable {
   latest_sig: string;
   first_at: number;
   last_at: number;
+}
+
+/** Videos whose attributes changed since the charts counted them, with the attributes they were counted with. */
+export interface RecountedVideosTable {
+  video_id: string;
+  create_time: number;
+  region: string;
+  tags: string;
 }
 
 export interface ObservationsTable {

@@ -21,7 +21,7 @@ export interface VideoGains {
   /** Tags of video v: `videoTags[videoTagStart[v] .. videoTagStart[v + 1]]`. */
   readonly videoTagStart: Int32Array;
   readonly videoTags: Int32Array;
-  /** Positive gains only. */
+  /** Positive gains, but for the negative ones that move a recounted video's views away from its old attributes. */
   readonly gainVideo: Int32Array;
   readonly gainDay: Int32Array;
   readonly gainViews: Float64Array;
@@ -180,11 +180,22 @@ export async function readGainsRange(database: Database, range: VideoRange = {})
 
 /**
  * What was observed since `gainsFrom`, in time order, continuing from each video's highest count before
- * it; and every video published since `publishedFrom`, observed since or not, for its publish count.
+ * it; every video published since `fromDay`, observed since or not, for its publish count; and for
+ * each recounted video (`recounted_videos`), its gains from `fromDay` to `gainsFrom` moved from the
+ * attributes they were counted with to its current ones: the same gain on the video itself, and its
+ * negative on one more video that stands for the old attributes and is published on no day.
  */
-export async function readGainsSince(database: Database, gainsFrom: number, publishedFrom: number): Promise<VideoGains> {
+export async function readGainsSince(database: Database, gainsFrom: number, fromDay: number): Promise<VideoGains> {
   const fromSecond = dayStart(gainsFrom);
   const videoIndex = new Map<string, number>();
+  const indexOf = (id: string) => {
+    let v = videoIndex.get(id);
+    if (v === undefined) {
+      v = videoIndex.size;
+      videoIndex.set(id, v);
+    }
+    return v;
+  };
   const obsVideo = new GrowableInt32();
   const obsTime = new GrowableFloat64();
   const obsViews = new GrowableFloat64();
@@ -194,41 +205,32 @@ export async function readGainsSince(database: Database, gainsFrom: number, publ
     [fromSecond],
   )) {
     for (const [id, at, views] of rows as [string, number | string, number | string][]) {
-      let v = videoIndex.get(id);
-      if (v === undefined) {
-        v = videoIndex.size;
-        videoIndex.set(id, v);
-      }
-      obsVideo.push(v);
+      obsVideo.push(indexOf(id));
       obsTime.push(Number(at));
       obsViews.push(Number(views));
     }
   }
   const observed = [...videoIndex.keys()];
   const videoRows: VideoRow[] = [];
-  for await (const rows of streamRows(database, "select video_id, create_time, region, tags from videos where create_time >= ?", [
-    dayStart(publishedFrom),
-  ])) {
-    for (const row of rows as VideoRow[]) {
-      let v = videoIndex.get(row[0]);
-      if (v === undefined) {
-        v = videoIndex.size;
-        videoIndex.set(row[0], v);
-      }
-      videoRows[v] = row;
+  const videoQuery = "select video_id, create_time, region, tags from videos";
+  for await (const rows of streamRows(database, `${videoQuery} where create_time >= ?`, [dayStart(fromDay)])) {
+    for (const row of rows as VideoRow[]) videoRows[indexOf(row[0])] = row;
+  }
+  const recounted: VideoRow[] = [];
+  for await (const rows of streamRows(database, "select video_id, create_time, region, tags from recounted_videos")) {
+    recounted.push(...(rows as VideoRow[]));
+  }
+  for (const [id] of recounted) indexOf(id);
+  const unread = [...videoIndex.keys()].filter((id) => videoRows[videoIndex.get(id)!] === undefined);
+  for (const part of chunks(unread, oneOfLimit(database))) {
+    const ids = oneOf(database, "video_id", part);
+    for await (const rows of streamRows(database, `${videoQuery} where ${ids.sql}`, ids.params)) {
+      for (const row of rows as VideoRow[]) videoRows[videoIndex.get(row[0])!] = row;
     }
   }
   const highest = new Float64Array(observed.length);
   for (const part of chunks(observed, oneOfLimit(database))) {
     const ids = oneOf(database, "video_id", part);
-    const unread = part.filter((id) => videoRows[videoIndex.get(id)!] === undefined);
-    if (unread.length > 0) {
-      const unreadIds = oneOf(database, "video_id", unread);
-      const query = `select video_id, create_time, region, tags from videos where ${unreadIds.sql}`;
-      for await (const rows of streamRows(database, query, unreadIds.params)) {
-        for (const row of rows as VideoRow[]) videoRows[videoIndex.get(row[0])!] = row;
-      }
-    }
     for await (const rows of streamRows(
       database,
       `select video_id, max(view_count) from observations where ${ids.sql} and observed_at < ? group by video_id`,
@@ -237,27 +239,65 @@ export async function readGainsSince(database: Database, gainsFrom: number, publ
       for (const [id, max] of rows as [string, number | string][]) highest[videoIndex.get(id)!] = Number(max);
     }
   }
-  const table = new VideoTable();
-  for (const row of videoRows) table.push(row);
-  table.tagStart.push(table.tags.length);
 
   const gainVideo = new GrowableInt32();
   const gainDay = new GrowableInt32();
   const gainViews = new GrowableFloat64();
+  const gain = (v: number, day: number, views: number) => {
+    gainVideo.push(v);
+    gainDay.push(day);
+    gainViews.push(views);
+  };
+  const realVideos = videoIndex.size;
+  const oldAttributes = new Map(recounted.map(([id], k) => [id, realVideos + k]));
+  for (const part of chunks(recounted, oneOfLimit(database))) {
+    const ids = oneOf(
+      database,
+      "video_id",
+      part.map(([id]) => id),
+    );
+    let current = "";
+    let top = 0;
+    for await (const rows of streamRows(
+      database,
+      `select video_id, observed_at, view_count from observations where ${ids.sql} and observed_at < ? order by video_id, observed_at`,
+      [...ids.params, fromSecond],
+    )) {
+      for (const [id, at, views] of rows as [string, number | string, number | string][]) {
+        if (id !== current) {
+          current = id;
+          top = 0;
+        }
+        const count = Number(views);
+        if (count <= top) continue;
+        const day = dayOf(Number(at));
+        if (day >= fromDay) {
+          gain(videoIndex.get(id)!, day, count - top);
+          gain(oldAttributes.get(id)!, day, top - count);
+        }
+        top = count;
+      }
+    }
+  }
+
   const time = obsTime.view();
   const seen = obsViews.view();
   const video = obsVideo.view();
   for (let i = 0; i < time.length; i++) {
     const v = video[i]!;
-    const gain = seen[i]! - highest[v]!;
-    if (gain <= 0) continue;
+    const increase = seen[i]! - highest[v]!;
+    if (increase <= 0) continue;
     highest[v] = seen[i]!;
-    gainVideo.push(v);
-    gainDay.push(dayOf(time[i]!));
-    gainViews.push(gain);
+    gain(v, dayOf(time[i]!), increase);
   }
+
+  const table = new VideoTable();
+  for (let v = 0; v < realVideos; v++) table.push(videoRows[v]!);
+  // Published on no day: -Infinity is before every day.
+  for (const [id, , region, tags] of recounted) table.push([id, Number.NEGATIVE_INFINITY, region, tags]);
+  table.tagStart.push(table.tags.length);
   return {
-    videoCount: videoIndex.size,
+    videoCount: realVideos + recounted.length,
     observations: time.length,
     countries: table.countries,
     videoCountry: table.country.view(),

@@ -4,7 +4,8 @@ import { dayOf } from "../lib/days.js";
 import { GrowableInt32 } from "../lib/growable.js";
 import { CodeIndex } from "../lib/code-index.js";
 import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
-import { readStaleMarks, STALE_MARK_KEYS, type StaleMarks } from "./engine-state.js";
+import { GENERATION_KEY, readGeneration, readStaleMarks, STALE_MARK_KEYS } from "./engine-state.js";
+import { TagpulseError } from "../lib/errors.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
 import { readVideoGains, type VideoGains } from "./engine-gains.js";
 import {
@@ -52,6 +53,12 @@ export interface EngineService {
   build(options?: { full?: boolean; onProgress?: (progress: BuildProgress) => void }): Promise<BuildReport>;
 }
 
+/** Builds tried before giving up while ingest keeps committing. */
+const BUILD_ATTEMPTS = 3;
+
+/** Thrown inside a build's write transaction when an ingest committed after the build began reading. */
+class Superseded extends Error {}
+
 const REGION_SLOT = new Map(CHART_REGIONS.map((code, slot) => [code, slot]));
 const INDUSTRY_INDEX = new Map(INDUSTRIES.map((industry, i) => [industry.id, i + 1]));
 const SERIES_PER_SLOT = PERIODS.length * CHART_INDUSTRIES.length;
@@ -83,337 +90,370 @@ export function createEngineService(deps: { database: Database }): EngineService
 
   return {
     async build(options = {}) {
-      const started = performance.now();
-      const stages: Partial<Record<BuildProgress["stage"], number>> = {};
-      let stage: BuildProgress["stage"] | undefined;
-      let stageStarted = started;
-      const progress = (update: BuildProgress) => {
-        if (update.stage !== stage) {
-          const now = performance.now();
-          if (stage) stages[stage] = (stages[stage] ?? 0) + (now - stageStarted) / 1000;
-          stage = update.stage;
-          stageStarted = now;
-        }
-        options.onProgress?.(update);
-      };
-      // Two subqueries: each reads one end of the index, where one query with both would scan it all.
-      const span = await db
-        .selectNoFrom((eb) => [
-          eb
-            .selectFrom("observations")
-            .select((o) => o.fn.min("observed_at").as("at"))
-            .as("first"),
-          eb
-            .selectFrom("observations")
-            .select((o) => o.fn.max("observed_at").as("at"))
-            .as("last"),
-        ])
-        .executeTakeFirst();
-      const marks = await readStaleMarks(db);
-      const marked = marks.from !== null || marks.publishedFrom !== null;
-      // The marks read here are removed with the build's writes, unless an ingest lowered them since.
-      const clearMarks = async (writer: BulkWriter) => {
-        for (const mark of Object.keys(STALE_MARK_KEYS) as (keyof StaleMarks)[]) {
-          const day = marks[mark];
-          if (day !== null) await writer.exec("delete from engine_state where key = ? and value = ?", [STALE_MARK_KEYS[mark], String(day)]);
-        }
-      };
-      const full = options.full === true;
-      if (span?.first == null || span.last == null) {
-        await withBulkWriter(database, async (writer) => {
-          for (const table of ["charts", "chart_series", "tag_series", "region_days"]) await writer.exec(`delete from ${table}`);
-          await clearMarks(writer);
-        });
-        return report(started, { built: marked, full });
-      }
-      const firstDay = dayOf(Number(span.first));
-      const lastDay = dayOf(Number(span.last));
-      const built = await db
-        .selectFrom("charts")
-        .select((eb) => eb.fn.max("day").as("last"))
-        .executeTakeFirst();
-      // Days the data reached without new observations on them (a quiet day) still need charts.
-      const viewsStale = Math.min(marks.from ?? Number.POSITIVE_INFINITY, built?.last == null ? firstDay : Number(built.last) + 1);
-      const stale = Math.min(viewsStale, marks.publishedFrom ?? Number.POSITIVE_INFINITY);
-      if (!full && stale > lastDay) return report(started, { firstDay, lastDay });
-      const fromDay = full ? firstDay : Math.max(firstDay, stale);
-      const dayCount = lastDay - fromDay + 1;
-      // Up to this day only publish counts changed: the stored views of those days stand. A build from the
-      // first day reads everything.
-      const gainsFrom = fromDay === firstDay ? firstDay : Math.min(Math.max(fromDay, viewsStale), lastDay + 1);
-
-      // Gains and publications from the first stale day on: on their own thread when they can, while this
-      // one reads the rest.
-      progress({ stage: "reading", done: 0, total: 1 });
-      const gainsRead = readVideoGains(database, { fromDay, gainsFrom, firstDay });
-      gainsRead.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
-
-      // Tags: names give the tie-break order, the catalog gives industries.
-      const tagRows = await db.selectFrom("tags").select(["id", "name"]).execute();
-      const tagCount = tagRows.reduce((max, r) => Math.max(max, r.id), 0) + 1;
-      const nameRank = new Int32Array(tagCount);
-      tagRows
-        .map((row) => ({ id: row.id, bytes: Buffer.from(row.name) }))
-        .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
-        .forEach((row, i) => {
-          nameRank[row.id] = i;
-        });
-      const industryOf = new Uint8Array(tagCount);
-      const catalog = await db
-        .selectFrom("hashtags")
-        .innerJoin("tags", "tags.name", "hashtags.name")
-        .select(["tags.id as tag", "hashtags.industry_id as industry"])
-        .where("hashtags.industry_id", "is not", null)
-        .execute();
-      for (const row of catalog) industryOf[row.tag] = INDUSTRY_INDEX.get(Number(row.industry)) ?? 0;
-
-      // Stored days inside the longest window before the stale day, for the chart regions.
-      const oldDays = new Map<number, (RegionDay | undefined)[]>();
-      const windowStartDay = Math.max(firstDay, fromDay - MAX_PERIOD);
-      if (windowStartDay < fromDay) {
-        const marks = CHART_REGIONS.map(() => "?").join(", ");
-        for await (const rows of streamRows(
-          database,
-          `select day, region, entries from region_days where day >= ? and day < ? and region in (${marks})`,
-          [windowStartDay, fromDay, ...CHART_REGIONS],
-        )) {
-          for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
-            let perSlot = oldDays.get(Number(day));
-            if (!perSlot) oldDays.set(Number(day), (perSlot = CHART_REGIONS.map(() => undefined)));
-            perSlot[REGION_SLOT.get(region)!] = decodeRegionDay(blob);
-          }
-        }
-      }
-      // The stored days whose views stand, every region of them.
-      const keptViews = new Map<number, [string, RegionDay][]>();
-      for await (const rows of streamRows(database, "select day, region, entries from region_days where day >= ? and day < ?", [
-        fromDay,
-        gainsFrom,
-      ])) {
-        for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
-          let regions = keptViews.get(Number(day));
-          if (!regions) keptViews.set(Number(day), (regions = []));
-          regions.push([region, decodeRegionDay(blob)]);
-        }
-      }
-      // Per-day totals per country and for all regions.
-      // Only the per-day totals outlive this block: the per-video arrays are the build's largest.
-      const { regionKeys, newDays, observations } = await (async (): Promise<{
-        regionKeys: string[];
-        newDays: RegionDay[][];
-        observations: number;
-      }> => {
-        const parts = await gainsRead;
-        progress({ stage: "aggregating", done: 0, total: dayCount });
-        const { regionKeys, days } = aggregateDays(parts, keptViews, fromDay, lastDay, tagCount, (day) =>
-          progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount }),
-        );
-        return { regionKeys, newDays: days, observations: parts.reduce((n, part) => n + part.observations, 0) };
-      })();
-
-      const slotRegionIndex = CHART_REGIONS.map((code) => regionKeys.indexOf(code));
-      const slotDay = (day: number, slot: number): RegionDay | undefined => {
-        if (day < fromDay) return oldDays.get(day)?.[slot];
-        const r = slotRegionIndex[slot]!;
-        return r < 0 ? undefined : newDays[day - fromDay]![r];
-      };
-
-      // Previous day's ranks and the first day of every tag in each chart series.
-      // Each series' ranking on the previous day, best first; rankOf is scratch space, zero between uses.
-      const previousRanked: Int32Array[] = Array.from({ length: SERIES_COUNT }, () => new Int32Array(0));
-      const rankOf = new Int32Array(tagCount);
-      const firsts: Map<number, number>[] = Array.from({ length: SERIES_COUNT }, () => new Map());
-      const periodIndex = new Map<number, number>(PERIODS.map((p, i) => [p, i]));
-      const industryIndex = new Map(CHART_INDUSTRIES.map((key, i) => [key, i]));
-      const seriesOf = (region: string, period: number, industry: string) => {
-        const slot = REGION_SLOT.get(region);
-        const p = periodIndex.get(period);
-        const i = industryIndex.get(industry);
-        return slot === undefined || p === undefined || i === undefined ? undefined : seriesIndex(slot, p, i);
-      };
-      if (fromDay > firstDay) {
-        for await (const rows of streamRows(database, "select region, period, industry, entries from charts where day = ?", [
-          fromDay - 1,
-        ])) {
-          for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
-            const s = seriesOf(region, Number(period), industry);
-            if (s === undefined) continue;
-            previousRanked[s] = Int32Array.from(decodeChartEntries(blob), ([tag]) => tag);
-          }
-        }
-        for await (const rows of streamRows(database, "select region, period, industry, firsts from chart_series")) {
-          for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
-            const s = seriesOf(region, Number(period), industry);
-            if (s === undefined) continue;
-            const pairs = decodeInts(blob);
-            for (let i = 0; i < pairs.length; i += 2) if (pairs[i + 1]! < fromDay) firsts[s]!.set(pairs[i]!, pairs[i + 1]!);
-          }
-        }
-      }
-
-      // Slide every window across the stale days and rank each day's candidates.
-      progress({ stage: "ranking", done: 0, total: dayCount });
-      const chartRows: unknown[][] = [];
-      const windows = CHART_REGIONS.map(() => PERIODS.map(() => new SlidingWindow(tagCount)));
-      // Each window starts as the previous day's, [fromDay - period, fromDay - 1]: the first day slid over
-      // adds fromDay and removes fromDay - period.
-      CHART_REGIONS.forEach((_, slot) => {
-        PERIODS.forEach((period, p) => {
-          for (let day = Math.max(firstDay, fromDay - period); day < fromDay; day++) {
-            const data = slotDay(day, slot);
-            if (data) windows[slot]![p]!.add(data);
-          }
-        });
-      });
-      let activeViews: Float64Array = new Float64Array(0);
-      let activePubs: Int32Array = new Int32Array(0);
-      const better = (a: number, b: number) =>
-        activeViews[a]! > activeViews[b]! ||
-        (activeViews[a] === activeViews[b] &&
-          (activePubs[a]! > activePubs[b]! || (activePubs[a] === activePubs[b] && nameRank[a]! < nameRank[b]!)));
-      const selectors = CHART_INDUSTRIES.map(() => new TopK(CHART_SIZE, better));
-      for (let day = fromDay; day <= lastDay; day++) {
-        for (let slot = 0; slot < CHART_REGIONS.length; slot++) {
-          for (let p = 0; p < PERIODS.length; p++) {
-            const period = PERIODS[p]!;
-            const window = windows[slot]![p]!;
-            const entering = slotDay(day, slot);
-            if (entering) window.add(entering);
-            const leaving = day - period >= firstDay ? slotDay(day - period, slot) : undefined;
-            if (leaving) window.remove(leaving);
-            activeViews = window.views;
-            activePubs = window.pubs;
-            for (const selector of selectors) selector.reset();
-            for (const tag of window.candidates()) {
-              selectors[0]!.offer(tag);
-              const industry = industryOf[tag]!;
-              if (industry !== 0) selectors[industry]!.offer(tag);
-            }
-            for (let i = 0; i < selectors.length; i++) {
-              const ranked = selectors[i]!.sorted();
-              const s = seriesIndex(slot, p, i);
-              const previous = previousRanked[s]!;
-              const first = firsts[s]!;
-              for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = r + 1;
-              const entries = Buffer.allocUnsafe(ranked.length * CHART_ENTRY_BYTES);
-              ranked.forEach((tag, r) => {
-                let since = first.get(tag);
-                if (since === undefined) first.set(tag, (since = day));
-                writeChartEntry(entries, r, [tag, rankOf[tag]!, since === day ? 1 : 0]);
-              });
-              for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = 0;
-              previousRanked[s] = ranked;
-              chartRows.push([day, CHART_REGIONS[slot], period, CHART_INDUSTRIES[i], entries]);
-            }
-          }
-        }
-        progress({ stage: "ranking", done: day - fromDay + 1, total: dayCount });
-      }
-
-      // Series blocks from the stale day's block on, rewritten whole: that block's days before the stale day
-      // come back from region_days, which holds the same numbers by day.
-      progress({ stage: "writing", done: 0, total: 1 });
-      const fromBlock = seriesBlock(fromDay);
-      const seriesFrom = Math.max(firstDay, fromBlock * SERIES_BLOCK_DAYS);
-      const seriesRegions = new SeriesRegions(regionKeys);
-      const seriesDays: RegionDay[][] = Array.from({ length: fromDay - seriesFrom }, () => []);
-      for await (const rows of streamRows(database, "select day, region, entries from region_days where day >= ? and day < ?", [
-        seriesFrom,
-        fromDay,
-      ])) {
-        for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
-          seriesDays[Number(day) - seriesFrom]![seriesRegions.index(region)] = decodeRegionDay(blob);
-        }
-      }
-      seriesDays.push(...newDays);
-      // Encoded as they are written: together they are as large as the days themselves.
-      function* regionDayRows() {
-        for (const [offset, perRegion] of newDays.entries()) {
-          for (const [r, data] of perRegion.entries()) {
-            if (data.tags.length > 0) yield [fromDay + offset, regionKeys[r], encodeRegionDay(data)];
-          }
-        }
-      }
-      const chartSeriesRows = firsts.map((first, s) => {
-        const { region, period, industry } = seriesKey(s);
-        const pairs: number[] = [];
-        for (const [tag, day] of first) pairs.push(tag, day);
-        return [region, period, industry, encodeInts(pairs)];
-      });
-
-      // Replace everything from the stale day on, in one transaction.
-      const totalRows = chartRows.length + 2 * dayCount;
-      progress({ stage: "writing", done: 0, total: totalRows });
-      await withBulkWriter(database, async (writer) => {
-        // Without a condition, SQLite empties a table at once instead of row by row.
-        const since = fromDay === firstDay ? "" : ` where day >= ${fromDay}`;
-        await writer.exec(`delete from charts${since}`);
-        await writer.exec(`delete from region_days${since}`);
-        await writer.insert(
-          "region_days",
-          [
-            ["day", "int4"],
-            ["region", "text"],
-            ["entries", "bytea"],
-          ],
-          regionDayRows(),
-        );
-        progress({ stage: "writing", done: dayCount, total: totalRows });
-        await writer.exec(fromDay === firstDay ? "delete from tag_series" : `delete from tag_series where block >= ${fromBlock}`);
-        let written = dayCount;
-        for (const { rows, days } of seriesBlockRows(seriesDays, seriesFrom, seriesRegions)) {
-          await writer.insert(
-            "tag_series",
-            [
-              ["block", "int4"],
-              ["tag", "int4"],
-              ["region", "text"],
-              ["days", "bytea"],
-            ],
-            rows,
+      for (let attempt = 1; ; attempt++) {
+        const report = await buildOnce(options);
+        if (report) return report;
+        if (attempt === BUILD_ATTEMPTS) {
+          throw new TagpulseError(
+            "unavailable",
+            `the charts were not built: ingest changed the data during each of ${BUILD_ATTEMPTS} attempts; run the build again`,
           );
-          progress({ stage: "writing", done: (written += days), total: totalRows });
         }
-        await writer.insert(
-          "charts",
-          [
-            ["day", "int4"],
-            ["region", "text"],
-            ["period", "int4"],
-            ["industry", "text"],
-            ["entries", "bytea"],
-          ],
-          chartRows,
-        );
-        await writer.exec("delete from chart_series");
-        await writer.insert(
-          "chart_series",
-          [
-            ["region", "text"],
-            ["period", "int4"],
-            ["industry", "text"],
-            ["firsts", "bytea"],
-          ],
-          chartSeriesRows,
-        );
-        await clearMarks(writer);
-        progress({ stage: "writing", done: totalRows, total: totalRows });
-      });
-
-      stages[stage!] = (stages[stage!] ?? 0) + (performance.now() - stageStarted) / 1000;
-      return report(started, {
-        stages,
-        built: true,
-        full,
-        firstDay,
-        lastDay,
-        fromDay,
-        days: dayCount,
-        charts: chartRows.length,
-        observations,
-      });
+      }
     },
   };
+
+  /** Runs one write transaction; false when `finish` found it superseded, and it rolled back. */
+  async function writeUnlessSuperseded(work: (writer: BulkWriter) => Promise<void>): Promise<boolean> {
+    try {
+      await withBulkWriter(database, work);
+      return true;
+    } catch (error) {
+      if (error instanceof Superseded) return false;
+      throw error;
+    }
+  }
+
+  /** One build, or undefined when an ingest committed while it read: then it wrote nothing. */
+  async function buildOnce(options: Parameters<EngineService["build"]>[0] = {}): Promise<BuildReport | undefined> {
+    const started = performance.now();
+    const generation = await readGeneration(db);
+    const stages: Partial<Record<BuildProgress["stage"], number>> = {};
+    let stage: BuildProgress["stage"] | undefined;
+    let stageStarted = started;
+    const progress = (update: BuildProgress) => {
+      if (update.stage !== stage) {
+        const now = performance.now();
+        if (stage) stages[stage] = (stages[stage] ?? 0) + (now - stageStarted) / 1000;
+        stage = update.stage;
+        stageStarted = now;
+      }
+      options.onProgress?.(update);
+    };
+    // Two subqueries: each reads one end of the index, where one query with both would scan it all.
+    const span = await db
+      .selectNoFrom((eb) => [
+        eb
+          .selectFrom("observations")
+          .select((o) => o.fn.min("observed_at").as("at"))
+          .as("first"),
+        eb
+          .selectFrom("observations")
+          .select((o) => o.fn.max("observed_at").as("at"))
+          .as("last"),
+      ])
+      .executeTakeFirst();
+    const marks = await readStaleMarks(db);
+    const marked = marks.from !== null || marks.recountFrom !== null;
+    // The build's writes go through only if no ingest committed since it began, and then all of the
+    // ingests' marks and recounted videos were taken into account: they go.
+    const finish = async (writer: BulkWriter) => {
+      const [current] = await writer.query(`select value from engine_state where key = ?${database.sqlite ? "" : " for update"}`, [
+        GENERATION_KEY,
+      ]);
+      if (String(current?.[0] ?? "0") !== generation) throw new Superseded("an ingest committed during the build");
+      await writer.exec(
+        `delete from engine_state where key in (${Object.values(STALE_MARK_KEYS)
+          .map(() => "?")
+          .join(", ")})`,
+        [...Object.values(STALE_MARK_KEYS)],
+      );
+      await writer.exec("delete from recounted_videos");
+    };
+    const full = options.full === true;
+    if (span?.first == null || span.last == null) {
+      const written = await writeUnlessSuperseded(async (writer) => {
+        await finish(writer);
+        for (const table of ["charts", "chart_series", "tag_series", "region_days"]) await writer.exec(`delete from ${table}`);
+      });
+      return written ? report(started, { built: marked, full }) : undefined;
+    }
+    const firstDay = dayOf(Number(span.first));
+    const lastDay = dayOf(Number(span.last));
+    const built = await db
+      .selectFrom("charts")
+      .select((eb) => eb.fn.max("day").as("last"))
+      .executeTakeFirst();
+    // Days the data reached without new observations on them (a quiet day) still need charts.
+    const viewsStale = Math.min(marks.from ?? Number.POSITIVE_INFINITY, built?.last == null ? firstDay : Number(built.last) + 1);
+    const stale = Math.min(viewsStale, marks.recountFrom ?? Number.POSITIVE_INFINITY);
+    if (!full && stale > lastDay) return report(started, { firstDay, lastDay });
+    const fromDay = full ? firstDay : Math.max(firstDay, stale);
+    const dayCount = lastDay - fromDay + 1;
+    // Up to this day only publish counts changed: the stored views of those days stand. A build from the
+    // first day reads everything.
+    const gainsFrom = fromDay === firstDay ? firstDay : Math.min(Math.max(fromDay, viewsStale), lastDay + 1);
+
+    // Gains and publications from the first stale day on: on their own thread when they can, while this
+    // one reads the rest.
+    progress({ stage: "reading", done: 0, total: 1 });
+    const gainsRead = readVideoGains(database, { fromDay, gainsFrom, firstDay });
+    gainsRead.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
+
+    // Tags: names give the tie-break order, the catalog gives industries.
+    const tagRows = await db.selectFrom("tags").select(["id", "name"]).execute();
+    const tagCount = tagRows.reduce((max, r) => Math.max(max, r.id), 0) + 1;
+    const nameRank = new Int32Array(tagCount);
+    tagRows
+      .map((row) => ({ id: row.id, bytes: Buffer.from(row.name) }))
+      .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+      .forEach((row, i) => {
+        nameRank[row.id] = i;
+      });
+    const industryOf = new Uint8Array(tagCount);
+    const catalog = await db
+      .selectFrom("hashtags")
+      .innerJoin("tags", "tags.name", "hashtags.name")
+      .select(["tags.id as tag", "hashtags.industry_id as industry"])
+      .where("hashtags.industry_id", "is not", null)
+      .execute();
+    for (const row of catalog) industryOf[row.tag] = INDUSTRY_INDEX.get(Number(row.industry)) ?? 0;
+
+    // Stored days inside the longest window before the stale day, for the chart regions.
+    const oldDays = new Map<number, (RegionDay | undefined)[]>();
+    const windowStartDay = Math.max(firstDay, fromDay - MAX_PERIOD);
+    if (windowStartDay < fromDay) {
+      const marks = CHART_REGIONS.map(() => "?").join(", ");
+      for await (const rows of streamRows(
+        database,
+        `select day, region, entries from region_days where day >= ? and day < ? and region in (${marks})`,
+        [windowStartDay, fromDay, ...CHART_REGIONS],
+      )) {
+        for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
+          let perSlot = oldDays.get(Number(day));
+          if (!perSlot) oldDays.set(Number(day), (perSlot = CHART_REGIONS.map(() => undefined)));
+          perSlot[REGION_SLOT.get(region)!] = decodeRegionDay(blob);
+        }
+      }
+    }
+    // The stored days whose views stand, every region of them.
+    const keptViews = new Map<number, [string, RegionDay][]>();
+    for await (const rows of streamRows(database, "select day, region, entries from region_days where day >= ? and day < ?", [
+      fromDay,
+      gainsFrom,
+    ])) {
+      for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
+        let regions = keptViews.get(Number(day));
+        if (!regions) keptViews.set(Number(day), (regions = []));
+        regions.push([region, decodeRegionDay(blob)]);
+      }
+    }
+    // Per-day totals per country and for all regions.
+    // Only the per-day totals outlive this block: the per-video arrays are the build's largest.
+    const { regionKeys, newDays, observations } = await (async (): Promise<{
+      regionKeys: string[];
+      newDays: RegionDay[][];
+      observations: number;
+    }> => {
+      const parts = await gainsRead;
+      progress({ stage: "aggregating", done: 0, total: dayCount });
+      const { regionKeys, days } = aggregateDays(parts, keptViews, fromDay, lastDay, tagCount, (day) =>
+        progress({ stage: "aggregating", done: day - fromDay + 1, total: dayCount }),
+      );
+      return { regionKeys, newDays: days, observations: parts.reduce((n, part) => n + part.observations, 0) };
+    })();
+
+    const slotRegionIndex = CHART_REGIONS.map((code) => regionKeys.indexOf(code));
+    const slotDay = (day: number, slot: number): RegionDay | undefined => {
+      if (day < fromDay) return oldDays.get(day)?.[slot];
+      const r = slotRegionIndex[slot]!;
+      return r < 0 ? undefined : newDays[day - fromDay]![r];
+    };
+
+    // Previous day's ranks and the first day of every tag in each chart series.
+    // Each series' ranking on the previous day, best first; rankOf is scratch space, zero between uses.
+    const previousRanked: Int32Array[] = Array.from({ length: SERIES_COUNT }, () => new Int32Array(0));
+    const rankOf = new Int32Array(tagCount);
+    const firsts: Map<number, number>[] = Array.from({ length: SERIES_COUNT }, () => new Map());
+    const periodIndex = new Map<number, number>(PERIODS.map((p, i) => [p, i]));
+    const industryIndex = new Map(CHART_INDUSTRIES.map((key, i) => [key, i]));
+    const seriesOf = (region: string, period: number, industry: string) => {
+      const slot = REGION_SLOT.get(region);
+      const p = periodIndex.get(period);
+      const i = industryIndex.get(industry);
+      return slot === undefined || p === undefined || i === undefined ? undefined : seriesIndex(slot, p, i);
+    };
+    if (fromDay > firstDay) {
+      for await (const rows of streamRows(database, "select region, period, industry, entries from charts where day = ?", [fromDay - 1])) {
+        for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
+          const s = seriesOf(region, Number(period), industry);
+          if (s === undefined) continue;
+          previousRanked[s] = Int32Array.from(decodeChartEntries(blob), ([tag]) => tag);
+        }
+      }
+      for await (const rows of streamRows(database, "select region, period, industry, firsts from chart_series")) {
+        for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
+          const s = seriesOf(region, Number(period), industry);
+          if (s === undefined) continue;
+          const pairs = decodeInts(blob);
+          for (let i = 0; i < pairs.length; i += 2) if (pairs[i + 1]! < fromDay) firsts[s]!.set(pairs[i]!, pairs[i + 1]!);
+        }
+      }
+    }
+
+    // Slide every window across the stale days and rank each day's candidates.
+    progress({ stage: "ranking", done: 0, total: dayCount });
+    const chartRows: unknown[][] = [];
+    const windows = CHART_REGIONS.map(() => PERIODS.map(() => new SlidingWindow(tagCount)));
+    // Each window starts as the previous day's, [fromDay - period, fromDay - 1]: the first day slid over
+    // adds fromDay and removes fromDay - period.
+    CHART_REGIONS.forEach((_, slot) => {
+      PERIODS.forEach((period, p) => {
+        for (let day = Math.max(firstDay, fromDay - period); day < fromDay; day++) {
+          const data = slotDay(day, slot);
+          if (data) windows[slot]![p]!.add(data);
+        }
+      });
+    });
+    let activeViews: Float64Array = new Float64Array(0);
+    let activePubs: Int32Array = new Int32Array(0);
+    const better = (a: number, b: number) =>
+      activeViews[a]! > activeViews[b]! ||
+      (activeViews[a] === activeViews[b] &&
+        (activePubs[a]! > activePubs[b]! || (activePubs[a] === activePubs[b] && nameRank[a]! < nameRank[b]!)));
+    const selectors = CHART_INDUSTRIES.map(() => new TopK(CHART_SIZE, better));
+    for (let day = fromDay; day <= lastDay; day++) {
+      for (let slot = 0; slot < CHART_REGIONS.length; slot++) {
+        for (let p = 0; p < PERIODS.length; p++) {
+          const period = PERIODS[p]!;
+          const window = windows[slot]![p]!;
+          const entering = slotDay(day, slot);
+          if (entering) window.add(entering);
+          const leaving = day - period >= firstDay ? slotDay(day - period, slot) : undefined;
+          if (leaving) window.remove(leaving);
+          activeViews = window.views;
+          activePubs = window.pubs;
+          for (const selector of selectors) selector.reset();
+          for (const tag of window.candidates()) {
+            selectors[0]!.offer(tag);
+            const industry = industryOf[tag]!;
+            if (industry !== 0) selectors[industry]!.offer(tag);
+          }
+          for (let i = 0; i < selectors.length; i++) {
+            const ranked = selectors[i]!.sorted();
+            const s = seriesIndex(slot, p, i);
+            const previous = previousRanked[s]!;
+            const first = firsts[s]!;
+            for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = r + 1;
+            const entries = Buffer.allocUnsafe(ranked.length * CHART_ENTRY_BYTES);
+            ranked.forEach((tag, r) => {
+              let since = first.get(tag);
+              if (since === undefined) first.set(tag, (since = day));
+              writeChartEntry(entries, r, [tag, rankOf[tag]!, since === day ? 1 : 0]);
+            });
+            for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = 0;
+            previousRanked[s] = ranked;
+            chartRows.push([day, CHART_REGIONS[slot], period, CHART_INDUSTRIES[i], entries]);
+          }
+        }
+      }
+      progress({ stage: "ranking", done: day - fromDay + 1, total: dayCount });
+    }
+
+    // Series blocks from the stale day's block on, rewritten whole: that block's days before the stale day
+    // come back from region_days, which holds the same numbers by day.
+    progress({ stage: "writing", done: 0, total: 1 });
+    const fromBlock = seriesBlock(fromDay);
+    const seriesFrom = Math.max(firstDay, fromBlock * SERIES_BLOCK_DAYS);
+    const seriesRegions = new SeriesRegions(regionKeys);
+    const seriesDays: RegionDay[][] = Array.from({ length: fromDay - seriesFrom }, () => []);
+    for await (const rows of streamRows(database, "select day, region, entries from region_days where day >= ? and day < ?", [
+      seriesFrom,
+      fromDay,
+    ])) {
+      for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
+        seriesDays[Number(day) - seriesFrom]![seriesRegions.index(region)] = decodeRegionDay(blob);
+      }
+    }
+    seriesDays.push(...newDays);
+    // Encoded as they are written: together they are as large as the days themselves.
+    function* regionDayRows() {
+      for (const [offset, perRegion] of newDays.entries()) {
+        for (const [r, data] of perRegion.entries()) {
+          if (data.tags.length > 0) yield [fromDay + offset, regionKeys[r], encodeRegionDay(data)];
+        }
+      }
+    }
+    const chartSeriesRows = firsts.map((first, s) => {
+      const { region, period, industry } = seriesKey(s);
+      const pairs: number[] = [];
+      for (const [tag, day] of first) pairs.push(tag, day);
+      return [region, period, industry, encodeInts(pairs)];
+    });
+
+    // Replace everything from the stale day on, in one transaction.
+    const totalRows = chartRows.length + 2 * dayCount;
+    progress({ stage: "writing", done: 0, total: totalRows });
+    const written = await writeUnlessSuperseded(async (writer) => {
+      await finish(writer);
+      // Without a condition, SQLite empties a table at once instead of row by row.
+      const since = fromDay === firstDay ? "" : ` where day >= ${fromDay}`;
+      await writer.exec(`delete from charts${since}`);
+      await writer.exec(`delete from region_days${since}`);
+      await writer.insert(
+        "region_days",
+        [
+          ["day", "int4"],
+          ["region", "text"],
+          ["entries", "bytea"],
+        ],
+        regionDayRows(),
+      );
+      progress({ stage: "writing", done: dayCount, total: totalRows });
+      await writer.exec(fromDay === firstDay ? "delete from tag_series" : `delete from tag_series where block >= ${fromBlock}`);
+      let written = dayCount;
+      for (const { rows, days } of seriesBlockRows(seriesDays, seriesFrom, seriesRegions)) {
+        await writer.insert(
+          "tag_series",
+          [
+            ["block", "int4"],
+            ["tag", "int4"],
+            ["region", "text"],
+            ["days", "bytea"],
+          ],
+          rows,
+        );
+        progress({ stage: "writing", done: (written += days), total: totalRows });
+      }
+      await writer.insert(
+        "charts",
+        [
+          ["day", "int4"],
+          ["region", "text"],
+          ["period", "int4"],
+          ["industry", "text"],
+          ["entries", "bytea"],
+        ],
+        chartRows,
+      );
+      await writer.exec("delete from chart_series");
+      await writer.insert(
+        "chart_series",
+        [
+          ["region", "text"],
+          ["period", "int4"],
+          ["industry", "text"],
+          ["firsts", "bytea"],
+        ],
+        chartSeriesRows,
+      );
+      progress({ stage: "writing", done: totalRows, total: totalRows });
+    });
+
+    if (!written) return undefined;
+    stages[stage!] = (stages[stage!] ?? 0) + (performance.now() - stageStarted) / 1000;
+    return report(started, {
+      stages,
+      built: true,
+      full,
+      firstDay,
+      lastDay,
+      fromDay,
+      days: dayCount,
+      charts: chartRows.length,
+      observations,
+    });
+  }
 }
 
 /**
@@ -458,17 +498,25 @@ function aggregateDays(
 
   const views = new Float64Array((all + 1) * tagCount);
   const pubs = new Int32Array((all + 1) * tagCount);
+  // The cells the day changed, each listed once: a recounted video's negative gains can bring one back to zero.
   const touched = new GrowableInt32();
+  const listed = new Uint8Array((all + 1) * tagCount);
+  const touch = (cell: number) => {
+    if (listed[cell] === 0) {
+      listed[cell] = 1;
+      touched.push(cell);
+    }
+  };
   const world = all * tagCount;
   const add = (part: VideoGains, remap: Int32Array, v: number, amount: number, target: Float64Array | Int32Array) => {
     const country = remap[part.videoCountry[v]!]! * tagCount;
     for (let i = part.videoTagStart[v]!; i < part.videoTagStart[v + 1]!; i++) {
       const tag = part.videoTags[i]!;
       let cell = country + tag;
-      if (views[cell] === 0 && pubs[cell] === 0) touched.push(cell);
+      touch(cell);
       target[cell] = target[cell]! + amount;
       cell = world + tag;
-      if (views[cell] === 0 && pubs[cell] === 0) touched.push(cell);
+      touch(cell);
       target[cell] = target[cell]! + amount;
     }
   };
@@ -477,9 +525,8 @@ function aggregateDays(
     for (const [region, data] of keptViews.get(fromDay + d) ?? []) {
       const row = (region === ALL_REGIONS ? all : countries.of(region)) * tagCount;
       for (let i = 0; i < data.tags.length; i++) {
-        if (data.views[i] === 0) continue;
         const cell = row + data.tags[i]!;
-        if (views[cell] === 0 && pubs[cell] === 0) touched.push(cell);
+        touch(cell);
         views[cell] = views[cell]! + data.views[i]!;
       }
     }
@@ -492,7 +539,14 @@ function aggregateDays(
       }
       for (const v of created.get(fromDay + d) ?? []) add(part, remap, v, 1, pubs);
     });
-    const cells = touched.view().slice().sort();
+    // Cells left with neither views nor publications are not part of the day.
+    const cells = touched
+      .view()
+      .filter((cell) => {
+        listed[cell] = 0;
+        return views[cell] !== 0 || pubs[cell] !== 0;
+      })
+      .sort();
     touched.length = 0;
     const counts = new Int32Array(all + 1);
     for (const cell of cells) counts[Math.floor(cell / tagCount)]!++;

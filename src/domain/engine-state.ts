@@ -7,14 +7,32 @@ import type { DatabaseSchema } from "../db/schema.js";
  * recomputed.
  */
 export interface StaleMarks {
-  /** Views or video attributes changed on or after this day: everything from it on is recomputed. */
+  /** Observed views changed on or after this day: everything from it on is recomputed. */
   readonly from: number | null;
-  /** Newly stored videos were published on or after this day: only publish counts change there. */
-  readonly publishedFrom: number | null;
+  /**
+   * From this day on, only how known views count changed: publications of new videos, and videos
+   * whose attributes changed (`recounted_videos`).
+   */
+  readonly recountFrom: number | null;
 }
 
 /** The `engine_state` key of each mark. */
-export const STALE_MARK_KEYS: Readonly<Record<keyof StaleMarks, string>> = { from: "dirty_from", publishedFrom: "published_from" };
+export const STALE_MARK_KEYS: Readonly<Record<keyof StaleMarks, string>> = { from: "dirty_from", recountFrom: "recount_from" };
+
+/**
+ * The `engine_state` key of a counter that every ingest transaction raises: a build that saw it change
+ * while it read may have missed what that ingest wrote.
+ */
+export const GENERATION_KEY = "generation";
+
+/** Raises the generation counter, in the caller's transaction. */
+export const BUMP_GENERATION_SQL = `insert into engine_state (key, value) values ('${GENERATION_KEY}', '1')
+  on conflict (key) do update set value = cast(cast(engine_state.value as bigint) + 1 as text)`;
+
+export async function readGeneration(db: Kysely<DatabaseSchema>): Promise<string> {
+  const row = await db.selectFrom("engine_state").select("value").where("key", "=", GENERATION_KEY).executeTakeFirst();
+  return row?.value ?? "0";
+}
 
 export async function readStaleMarks(db: Kysely<DatabaseSchema>): Promise<StaleMarks> {
   const rows = await db.selectFrom("engine_state").select(["key", "value"]).where("key", "in", Object.values(STALE_MARK_KEYS)).execute();
@@ -22,7 +40,7 @@ export async function readStaleMarks(db: Kysely<DatabaseSchema>): Promise<StaleM
     const row = rows.find((r) => r.key === key);
     return row ? Number(row.value) : null;
   };
-  return { from: mark(STALE_MARK_KEYS.from), publishedFrom: mark(STALE_MARK_KEYS.publishedFrom) };
+  return { from: mark(STALE_MARK_KEYS.from), recountFrom: mark(STALE_MARK_KEYS.recountFrom) };
 }
 
 /** Lowers a mark to `day` (keeps an earlier one). */

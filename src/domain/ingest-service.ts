@@ -1,7 +1,8 @@
+import { sql } from "kysely";
 import type { Database } from "../db/database.js";
 import { chunks } from "../lib/order.js";
 import { parseCatalogEntry, type CatalogItem } from "./catalog.js";
-import { markStale } from "./engine-state.js";
+import { BUMP_GENERATION_SQL, markStale } from "./engine-state.js";
 import { createStringTable, isObservationBatchSource, parseObservationBatches, type InputRecord } from "./ingest/observation-batch.js";
 import { createPostgresObservationWriter } from "./observation-writer.js";
 import { createSqliteObservationWriter } from "./sqlite-observation-writer.js";
@@ -136,7 +137,10 @@ export function createIngestService(deps: { database: Database }): IngestService
         report.stored = rows.length;
         // Industries decide chart membership on every day: a change makes all charts stale.
         const industryChanged = [...items.values()].some((i) => (before.has(i.name) ? before.get(i.name) : null) !== i.industryId);
-        if (industryChanged) await markStale(trx, "from", Number.MIN_SAFE_INTEGER);
+        if (industryChanged) {
+          await markStale(trx, "from", Number.MIN_SAFE_INTEGER);
+          await sql.raw(BUMP_GENERATION_SQL).execute(trx);
+        }
       });
       return report;
     },

@@ -1,7 +1,7 @@
 import { sql, type Transaction } from "kysely";
 import type { Database } from "../db/database.js";
 import type { DatabaseSchema } from "../db/schema.js";
-import { markStale } from "./engine-state.js";
+import { BUMP_GENERATION_SQL, markStale } from "./engine-state.js";
 import {
   hashtagsToLookUp,
   observationKeysToLookUp,
@@ -59,6 +59,8 @@ export function createPostgresObservationWriter(database: Database): Observation
       .transaction()
       .execute(async (trx) => {
         await sql`select pg_advisory_xact_lock(${INGEST_LOCK_CLASS}, hashtext(current_schema()))`.execute(trx);
+        // First, so that this transaction waits for a build's final write, which holds that row, and not the reverse.
+        await sql.raw(BUMP_GENERATION_SQL).execute(trx);
 
         const videos = new Map<string, StoredVideo>();
         const videoRows = await sql<StoredVideo & { video_id: string }>`
@@ -190,7 +192,16 @@ export function createPostgresObservationWriter(database: Database): Observation
         where c.username = r.username`.execute(trx);
     }
     if (plan.dirtyFrom !== Number.POSITIVE_INFINITY) await markStale(trx, "from", plan.dirtyFrom);
-    if (plan.publishedFrom !== Number.POSITIVE_INFINITY) await markStale(trx, "publishedFrom", plan.publishedFrom);
+    if (plan.recountFrom !== Number.POSITIVE_INFINITY) await markStale(trx, "recountFrom", plan.recountFrom);
+    if (plan.recounted.length > 0) {
+      const r = plan.recounted;
+      // The first change since the charts counted a video keeps the attributes they counted.
+      await sql`
+        insert into recounted_videos (video_id, create_time, region, tags)
+        select * from unnest(${array(r.map((v) => v.video_id))}::text[], ${array(r.map((v) => v.create_time))}::bigint[],
+          ${array(r.map((v) => v.region))}::text[], ${array(r.map((v) => v.tags))}::text[])
+        on conflict (video_id) do nothing`.execute(trx);
+    }
   }
 
   return {

@@ -4,6 +4,7 @@ import {
   planBatch,
   type BatchPlan,
   type CreatorRow,
+  type RecountedVideo,
   type StoredCreator,
   type StoredState,
   type StoredVideo,
@@ -13,7 +14,7 @@ import type { ParsedBatch } from "./ingest/observation-batch.js";
 import type { IngestReport } from "./ingest-service.js";
 import type { ObservationWriter } from "./observation-writer.js";
 import { RecentCache } from "../lib/recent-cache.js";
-import { STALE_MARK_KEYS } from "./engine-state.js";
+import { BUMP_GENERATION_SQL, STALE_MARK_KEYS } from "./engine-state.js";
 
 /** Rows per multi-row statement: fewer calls into SQLite, within its limit of bound parameters. */
 const ROWS_PER_STATEMENT = 64;
@@ -71,6 +72,11 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
     `insert into engine_state (key, value) values (?, ?)
      on conflict (key) do update set value = excluded.value where cast(excluded.value as integer) < cast(engine_state.value as integer)`,
   );
+  const insertRecounted = sqlite.prepare<[RecountedVideo]>(
+    `insert into recounted_videos (video_id, create_time, region, tags) values (@video_id, @create_time, @region, @tags)
+     on conflict (video_id) do nothing`,
+  );
+  const bumpGeneration = sqlite.prepare(BUMP_GENERATION_SQL);
   const dataVersion = sqlite.prepare<[], number>("pragma data_version").pluck();
   const isEmpty = (table: string) => sqlite.prepare<[], number>(`select not exists (select 1 from ${table})`).pluck();
   const videosEmpty = isEmpty("videos");
@@ -147,7 +153,10 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
     videoRows.write(plan.videos, plan.videoIsNew, plan.videoKeepsAttributes);
     creatorRows.write(plan.creators, plan.creatorIsNew);
     if (plan.dirtyFrom !== Number.POSITIVE_INFINITY) lowerMark.run(STALE_MARK_KEYS.from, String(plan.dirtyFrom));
-    if (plan.publishedFrom !== Number.POSITIVE_INFINITY) lowerMark.run(STALE_MARK_KEYS.publishedFrom, String(plan.publishedFrom));
+    if (plan.recountFrom !== Number.POSITIVE_INFINITY) lowerMark.run(STALE_MARK_KEYS.recountFrom, String(plan.recountFrom));
+    // The first change since the charts counted a video keeps the attributes they counted.
+    for (const video of plan.recounted) insertRecounted.run(video);
+    bumpGeneration.run();
   }
 
   const planAndStore = sqlite.transaction((batch: ParsedBatch, strings: readonly string[]): BatchPlan => {

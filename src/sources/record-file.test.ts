@@ -184,7 +184,8 @@ describe("ingesting a file", () => {
           .all(),
         videoTags: db.prepare(`select ${tags} as name, video_id from video_tags order by 1, 2`).all(),
         creators: db.prepare("select * from creators order by username").all(),
-        staleMarks: db.prepare("select key, value from engine_state order by key").all(),
+        // The generation counts transactions, which differ: not the marks.
+        staleMarks: db.prepare("select key, value from engine_state where key != 'generation' order by key").all(),
         report,
       };
     } finally {

@@ -4,6 +4,7 @@ import { initialMigration } from "./001-initial.js";
 import { compactDerivedMigration } from "./002-compact-derived.js";
 import { seriesBlocksOf16DaysMigration } from "./003-series-blocks-of-16-days.js";
 import { videosByCreateTimeMigration } from "./004-videos-by-create-time.js";
+import { recountedVideosMigration } from "./005-recounted-videos.js";
 
 /** Every migration, in order. Names never change once released. */
 function listMigrations(dialect: Dialect): Record<string, Migration> {
@@ -12,6 +13,7 @@ function listMigrations(dialect: Dialect): Record<string, Migration> {
     "002-compact-derived": compactDerivedMigration(dialect),
     "003-series-blocks-of-16-days": seriesBlocksOf16DaysMigration,
     "004-videos-by-create-time": videosByCreateTimeMigration,
+    "005-recounted-videos": recountedVideosMigration(dialect),
   };
 }
 

@@ -4,7 +4,14 @@ import { dayOf } from "../../lib/days.js";
 import { compareUtf8 } from "../../lib/order.js";
 import type { Observation } from "../observation.js";
 import { creatorSig, videoSig } from "../observation-order.js";
-import { hashtagsToLookUp, observationKeysToLookUp, planBatch, type StoredCreator, type StoredVideo } from "./batch-plan.js";
+import {
+  hashtagsToLookUp,
+  observationKeysToLookUp,
+  planBatch,
+  type RecountedVideo,
+  type StoredCreator,
+  type StoredVideo,
+} from "./batch-plan.js";
 import { createBatchBuilder, createStringTable } from "./observation-batch.js";
 
 const DAY = 86_400;
@@ -137,25 +144,30 @@ describe("planBatch", () => {
     );
   });
 
-  it("marks stale the days of changed views and all days of a changed video, and apart the publication days of new videos", () => {
+  const sortedById = (videos: RecountedVideo[]) => [...videos].sort((a, b) => compareUtf8(a.video_id, b.video_id));
+
+  it("marks stale the days of changed views, and apart the days to recount: of new videos, and all of a changed one", () => {
     fc.assert(
       fc.property(fc.array(fc.array(observationArbitrary, { maxLength: 12 }), { maxLength: 5 }), (batches) => {
         const store = new Store();
         for (const { plan, before, after, observations } of ingest(store, batches)) {
           const days: number[] = [];
-          const published: number[] = [];
+          const recount: number[] = [];
+          const recounted: RecountedVideo[] = [];
           for (const [key, views] of after.views) {
             if (before.views.get(key) !== views) days.push(dayOf(Number(key.split("|")[1])));
           }
           for (const [id, video] of after.videos) {
             const old = before.videos.get(id);
-            if (!old) published.push(dayOf(video.create_time));
+            if (!old) recount.push(dayOf(video.create_time));
             else if (old.create_time !== video.create_time || old.region !== video.region || old.tags !== video.tags) {
-              days.push(dayOf(old.create_time), dayOf(video.create_time), dayOf(video.first_at));
+              recount.push(dayOf(old.create_time), dayOf(video.create_time), dayOf(video.first_at));
+              recounted.push({ video_id: id, create_time: old.create_time, region: old.region, tags: old.tags });
             }
           }
           expect(plan.dirtyFrom).toBe(Math.min(Number.POSITIVE_INFINITY, ...days));
-          expect(plan.publishedFrom).toBe(Math.min(Number.POSITIVE_INFINITY, ...published));
+          expect(plan.recountFrom).toBe(Math.min(Number.POSITIVE_INFINITY, ...recount));
+          expect(sortedById(plan.recounted)).toEqual(sortedById(recounted));
           if (observations.length === 0) expect(plan.videos).toEqual([]);
         }
       }),

@@ -1,5 +1,5 @@
 import { dayOf } from "../../lib/days.js";
-import type { VideosTable } from "../../db/schema.js";
+import type { RecountedVideosTable, VideosTable } from "../../db/schema.js";
 import type { ParsedBatch } from "./observation-batch.js";
 import { compareKeys } from "../observation-order.js";
 
@@ -15,6 +15,8 @@ export interface StoredCreator {
 export interface VideoRow extends StoredVideo {
   video_id: string;
 }
+
+export type RecountedVideo = RecountedVideosTable;
 
 export interface CreatorRow extends StoredCreator {
   username: string;
@@ -45,10 +47,15 @@ export interface ObservationRows {
 export interface BatchPlan {
   accepted: number;
   duplicate: number;
-  /** The earliest day whose views or video attributes the batch changes, or +Infinity. */
+  /** The earliest day whose observed views the batch changes, or +Infinity. */
   dirtyFrom: number;
-  /** The earliest publication day of a video new to the database, or +Infinity. */
-  publishedFrom: number;
+  /**
+   * The earliest day where only how stored views count changes, or +Infinity: the publication day of a
+   * new video; every day of a video whose attributes change, from its first.
+   */
+  recountFrom: number;
+  /** Stored videos whose attributes change, with the attributes they had. */
+  recounted: RecountedVideo[];
   /** Observations new to the database. */
   inserted: ObservationRows;
   /** Stored observations whose view count the batch raises. */
@@ -81,7 +88,8 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     accepted: 0,
     duplicate: groups.repeated,
     dirtyFrom: Number.POSITIVE_INFINITY,
-    publishedFrom: Number.POSITIVE_INFINITY,
+    recountFrom: Number.POSITIVE_INFINITY,
+    recounted: [],
     inserted: { videoId: [], observedAt: [], viewCount: [] },
     raised: { videoId: [], observedAt: [], viewCount: [] },
     videos: [],
@@ -95,7 +103,7 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     creatorIsNew: [],
   };
   let dirtyFrom = Number.POSITIVE_INFINITY;
-  let publishedFrom = Number.POSITIVE_INFINITY;
+  let recountFrom = Number.POSITIVE_INFINITY;
   const tagList: number[] = [];
 
   for (let g = 0; g < groups.videoCount; g++) {
@@ -154,10 +162,11 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
       stored?.create_time === createTime && stored.region === region && stored.username === username && stored.tags === tags,
     );
     // A new video adds a publication on its day; its views are on its observations' days, counted above.
-    if (!stored) publishedFrom = Math.min(publishedFrom, dayOf(createTime));
+    if (!stored) recountFrom = Math.min(recountFrom, dayOf(createTime));
     else if (stored.create_time !== createTime || stored.region !== region || stored.tags !== tags) {
-      // New attributes move every view the video ever gained: stale from its first day.
-      dirtyFrom = Math.min(dirtyFrom, dayOf(stored.create_time), dayOf(createTime), dayOf(firstAt));
+      // New attributes move every view the video ever gained, and its publication.
+      recountFrom = Math.min(recountFrom, dayOf(stored.create_time), dayOf(createTime), dayOf(firstAt));
+      plan.recounted.push({ video_id: videoId, create_time: stored.create_time, region: stored.region, tags: stored.tags });
     }
     if (stored?.tags === tags) continue;
     // `video_tags` mirrors `videos.tags`: the stored list says which rows exist.
@@ -194,7 +203,7 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
   }
 
   plan.dirtyFrom = dirtyFrom;
-  plan.publishedFrom = publishedFrom;
+  plan.recountFrom = recountFrom;
   return plan;
 }
 
