@@ -5,7 +5,7 @@ import { createContext, type AppContext } from "../context.js";
 import { TagpulseError } from "../lib/errors.js";
 import { runBuild } from "./build-command.js";
 import { runChart } from "./chart-command.js";
-import { runDemo } from "./demo-command.js";
+import { runServe } from "./serve-command.js";
 import { runIngest } from "./ingest-command.js";
 import { createOutput } from "./output.js";
 import { runSimulate } from "./simulate-command.js";
@@ -108,10 +108,19 @@ program
   );
 
 program
-  .command("demo")
-  .description("simulate a demo world when the database is empty, build its charts and show the top of one")
-  .action(async () => {
-    await withContext((context) => runDemo(context, createOutput({})));
+  .command("serve")
+  .description("bring the charts up to date and serve the HTTP API (PORT, default 8080) until SIGTERM or SIGINT")
+  .addOption(new Option("--port <n>", "port to listen on (default: $PORT or 8080)").argParser(positiveInt("--port")))
+  .action(async (options: { port?: number }) => {
+    await withContext((context) => runServe(context, createOutput({}), { demo: false, ...options }));
+  });
+
+program
+  .command("start")
+  .description("what npm start runs: serve, after simulating a demo world into an empty database")
+  .addOption(new Option("--port <n>", "port to listen on (default: $PORT or 8080)").argParser(positiveInt("--port")))
+  .action(async (options: { port?: number }) => {
+    await withContext((context) => runServe(context, createOutput({}), { demo: true, ...options }));
   });
 
 try {

@@ -5,6 +5,9 @@ export interface Config {
   /** `postgres://…` for PostgreSQL, otherwise the path of the SQLite database file. */
   readonly databaseUrl: string;
   readonly logLevel: string;
+  /** Where the HTTP server listens. */
+  readonly port: number;
+  readonly host: string;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -29,8 +32,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: { da
   }
   const logLevel = env.LOG_LEVEL ?? "info";
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
+  const portText = env.PORT ?? "8080";
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 1 || port > 65_535)
+    problems.push(`PORT must be a port number from 1 to 65535, got ${JSON.stringify(portText)}`);
+  const host = env.HOST ?? "0.0.0.0";
+  if (host.trim() === "") problems.push("HOST is empty");
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ databaseUrl, logLevel });
+  return Object.freeze({ databaseUrl, logLevel, port, host });
 }
 
 export function isPostgresUrl(url: string): boolean {

@@ -5,6 +5,7 @@ import { compareUtf8 } from "../lib/order.js";
 import { derivedHashtagId } from "./catalog.js";
 import { decodeChartEntries, decodeDaySeries, seriesBlock, type DaySeries } from "./series-codec.js";
 import { CHART_INDUSTRIES, windowStart, type ChartEntry, type Period } from "./chart-model.js";
+import { CHARTS_VERSION_KEY, readCounter } from "./engine-state.js";
 import { ALL_REGIONS, countryName, findIndustry, findRegion } from "./reference-data.js";
 
 /** A chart row exactly as the public API returns it (field order matters on the wire). */
@@ -46,10 +47,22 @@ export interface ChartPage {
   readonly list: ChartItem[];
 }
 
+/** Every row of one chart, each with whether it is new to the chart's top 100. */
+export interface ChartRows {
+  readonly as_of: string;
+  readonly window_start: string;
+  readonly window_end: string;
+  readonly rows: readonly { readonly item: ChartItem; readonly isNew: boolean }[];
+}
+
 export interface ChartService {
   getChart(query: ChartQuery): Promise<ChartPage>;
+  /** The whole chart: what `getChart` pages and filters. */
+  getChartRows(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<ChartRows>;
   /** First and last as-of day with charts, or null before the first build. */
   chartDays(): Promise<{ first: number; last: number } | null>;
+  /** Changes whenever a build writes charts: what was read before may be stale. */
+  version(): Promise<string>;
 }
 
 const NO_INDUSTRY_INFO = { id: "", value: "", label: "" } as const;
@@ -71,44 +84,11 @@ export function createChartService(deps: { database: Database }): ChartService {
 
   return {
     chartDays,
+    version: () => readCounter(db, CHARTS_VERSION_KEY),
 
     async getChart(query) {
-      const days = await chartDays();
-      if (!days) throw new TagpulseError("no_data", "no chart data yet: ingest observations and build the charts first");
-      const asOf = query.asOf ?? days.last;
-      if (asOf < days.first || asOf > days.last) {
-        throw new TagpulseError(
-          "no_data",
-          `no chart for ${formatDay(asOf)}: charts exist from ${formatDay(days.first)} to ${formatDay(days.last)}`,
-          {
-            param: "as_of",
-          },
-        );
-      }
-      if (!CHART_INDUSTRIES.includes(query.industry)) {
-        throw new TagpulseError("invalid_parameter", `industry ${query.industry} is not nothing or a first-level industry id`, {
-          param: "industry_id",
-        });
-      }
-      const region = query.region === ALL_REGIONS ? ALL_REGIONS : findRegion(query.region)?.id;
-      if (!region) throw new TagpulseError("invalid_parameter", `region ${query.region} is not supported`, { param: "region" });
-      const chart = await db
-        .selectFrom("charts")
-        .select("entries")
-        .where("day", "=", asOf)
-        .where("region", "=", region)
-        .where("period", "=", query.period)
-        .where("industry", "=", query.industry)
-        .executeTakeFirst();
-      if (!chart)
-        throw new TagpulseError(
-          "no_data",
-          `no chart for ${region}, ${query.period} days, industry ${query.industry} on ${formatDay(asOf)}`,
-        );
-
-      const entries = decodeChartEntries(chart.entries).map((entry, i) => ({ entry, rank: i + 1 }));
+      const { asOf, region, start, entries } = await readChart(query);
       const rows = query.newToTop100 ? entries.filter(({ entry }) => entry[2] === 1) : entries;
-      const start = windowStart(asOf, query.period, days.first);
       const paged =
         query.page === undefined && query.limit === undefined
           ? rows
@@ -116,7 +96,54 @@ export function createChartService(deps: { database: Database }): ChartService {
       const list = await renderRows(paged, region, query.period, start, asOf);
       return { as_of: formatDay(asOf), window_start: formatDay(start), window_end: formatDay(asOf), total: rows.length, list };
     },
+
+    async getChartRows(query) {
+      const { asOf, region, start, entries } = await readChart(query);
+      const items = await renderRows(entries, region, query.period, start, asOf);
+      return {
+        as_of: formatDay(asOf),
+        window_start: formatDay(start),
+        window_end: formatDay(asOf),
+        rows: items.map((item, i) => ({ item, isNew: entries[i]!.entry[2] === 1 })),
+      };
+    },
   };
+
+  /** The ranked entries of one chart, with its day, region and window start. */
+  async function readChart(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">) {
+    const days = await chartDays();
+    if (!days) throw new TagpulseError("no_data", "no chart data yet: ingest observations and build the charts first");
+    const asOf = query.asOf ?? days.last;
+    if (asOf < days.first || asOf > days.last) {
+      throw new TagpulseError(
+        "no_data",
+        `no chart for ${formatDay(asOf)}: charts exist from ${formatDay(days.first)} to ${formatDay(days.last)}`,
+        {
+          param: "as_of",
+        },
+      );
+    }
+    if (!CHART_INDUSTRIES.includes(query.industry)) {
+      throw new TagpulseError("invalid_parameter", `industry ${query.industry} is not nothing or a first-level industry id`, {
+        param: "industry_id",
+      });
+    }
+    const region = query.region === ALL_REGIONS ? ALL_REGIONS : findRegion(query.region)?.id;
+    if (!region) throw new TagpulseError("invalid_parameter", `region ${query.region} is not supported`, { param: "region" });
+    const chart = await db
+      .selectFrom("charts")
+      .select("entries")
+      .where("day", "=", asOf)
+      .where("region", "=", region)
+      .where("period", "=", query.period)
+      .where("industry", "=", query.industry)
+      .executeTakeFirst();
+    if (!chart)
+      throw new TagpulseError("no_data", `no chart for ${region}, ${query.period} days, industry ${query.industry} on ${formatDay(asOf)}`);
+
+    const entries = decodeChartEntries(chart.entries).map((entry, i) => ({ entry, rank: i + 1 }));
+    return { asOf, region, start: windowStart(asOf, query.period, days.first), entries };
+  }
 
   async function renderRows(
     rows: readonly { entry: ChartEntry; rank: number }[],

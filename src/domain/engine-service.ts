@@ -4,7 +4,7 @@ import { dayOf } from "../lib/days.js";
 import { GrowableInt32 } from "../lib/growable.js";
 import { CodeIndex } from "../lib/code-index.js";
 import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
-import { GENERATION_KEY, readGeneration, readStaleMarks, STALE_MARK_KEYS } from "./engine-state.js";
+import { bumpCounterSql, CHARTS_VERSION_KEY, GENERATION_KEY, readCounter, readStaleMarks, STALE_MARK_KEYS } from "./engine-state.js";
 import { TagpulseError } from "../lib/errors.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
 import { readVideoGains, type VideoGains } from "./engine-gains.js";
@@ -117,7 +117,7 @@ export function createEngineService(deps: { database: Database }): EngineService
   /** One build, or undefined when an ingest committed while it read: then it wrote nothing. */
   async function buildOnce(options: Parameters<EngineService["build"]>[0] = {}): Promise<BuildReport | undefined> {
     const started = performance.now();
-    const generation = await readGeneration(db);
+    const generation = await readCounter(db, GENERATION_KEY);
     const stages: Partial<Record<BuildProgress["stage"], number>> = {};
     let stage: BuildProgress["stage"] | undefined;
     let stageStarted = started;
@@ -159,6 +159,7 @@ export function createEngineService(deps: { database: Database }): EngineService
         [...Object.values(STALE_MARK_KEYS)],
       );
       await writer.exec("delete from recounted_videos");
+      await writer.exec(bumpCounterSql(CHARTS_VERSION_KEY));
     };
     const full = options.full === true;
     if (span?.first == null || span.last == null) {

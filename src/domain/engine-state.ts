@@ -25,12 +25,20 @@ export const STALE_MARK_KEYS: Readonly<Record<keyof StaleMarks, string>> = { fro
  */
 export const GENERATION_KEY = "generation";
 
-/** Raises the generation counter, in the caller's transaction. */
-export const BUMP_GENERATION_SQL = `insert into engine_state (key, value) values ('${GENERATION_KEY}', '1')
-  on conflict (key) do update set value = cast(cast(engine_state.value as bigint) + 1 as text)`;
+/** The `engine_state` key of a counter that every build raises when it writes: readers of charts drop what they cached. */
+export const CHARTS_VERSION_KEY = "charts_version";
 
-export async function readGeneration(db: Kysely<DatabaseSchema>): Promise<string> {
-  const row = await db.selectFrom("engine_state").select("value").where("key", "=", GENERATION_KEY).executeTakeFirst();
+/** Raises a counter of `engine_state`, in the caller's transaction. */
+export function bumpCounterSql(key: typeof GENERATION_KEY | typeof CHARTS_VERSION_KEY): string {
+  return `insert into engine_state (key, value) values ('${key}', '1')
+  on conflict (key) do update set value = cast(cast(engine_state.value as bigint) + 1 as text)`;
+}
+
+/** Raises the generation counter, in the caller's transaction. */
+export const BUMP_GENERATION_SQL = bumpCounterSql(GENERATION_KEY);
+
+export async function readCounter(db: Kysely<DatabaseSchema>, key: typeof GENERATION_KEY | typeof CHARTS_VERSION_KEY): Promise<string> {
+  const row = await db.selectFrom("engine_state").select("value").where("key", "=", key).executeTakeFirst();
   return row?.value ?? "0";
 }
 

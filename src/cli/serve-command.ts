@@ -1,0 +1,36 @@
+import type { AppContext } from "../context.js";
+import { buildServer, everyLatestChart } from "../http/server.js";
+import { runBuild } from "./build-command.js";
+import { seedDemoIfEmpty } from "./demo-command.js";
+import type { Output } from "./output.js";
+
+/**
+ * Brings the charts up to date, then serves the API until SIGTERM or SIGINT, after which it finishes
+ * the requests in flight and returns. With `demo`, an empty database first gets a simulated world.
+ */
+export async function runServe(context: AppContext, output: Output, options: { demo: boolean; port?: number }): Promise<void> {
+  if (options.demo) await seedDemoIfEmpty(context, output);
+  await runBuild(context, output, { full: false });
+  const { app, charts } = await buildServer(context);
+  const port = options.port ?? context.config.port;
+  await app.listen({ port, host: context.config.host });
+  const base = `http://localhost:${port}`;
+  output.info(`\ntagpulse is serving ${base}`);
+  output.info(`  docs:    ${base}/docs`);
+  output.info(
+    `  try it:  curl -H 'Authorization: Bearer tp_demo_key_0001' '${base}/v1/tiktok/trending/hashtags?period=7&region=all_regions'\n`,
+  );
+  // Render the latest charts ahead of their first request, without holding up the ones that come meanwhile.
+  const started = performance.now();
+  void charts
+    .warm(everyLatestChart())
+    .then(() => app.log.info({ seconds: Math.round((performance.now() - started) / 100) / 10 }, "latest charts rendered"));
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      app.log.info({ signal }, "shutting down: finishing requests in flight");
+      void app.close().then(resolve, resolve);
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+}

@@ -1,0 +1,102 @@
+import fastJson from "fast-json-stringify";
+import type { ChartQuery, ChartService } from "../domain/chart-service.js";
+import { chartItemSchema } from "./schemas.js";
+
+/** A chart ready to page: each row already serialized by the item schema. */
+export interface SerializedChart {
+  readonly asOf: string;
+  readonly windowStart: string;
+  readonly windowEnd: string;
+  readonly rows: readonly string[];
+  /** The rows new to the chart's top 100. */
+  readonly newRows: readonly string[];
+}
+
+export interface ChartResponses {
+  get(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart>;
+  /** Renders the latest day's chart of every (region, period, industry) given, a few at a time. */
+  warm(queries: readonly Omit<ChartQuery, "page" | "limit" | "newToTop100" | "asOf">[], options?: { concurrency?: number }): Promise<void>;
+}
+
+/**
+ * Rendered charts, kept while they fit in `maxBytes` (least recently used go first) and dropped
+ * whenever a build has written new charts, which is checked at most every `recheckMs`. Concurrent
+ * requests for a chart not yet rendered share one rendering.
+ */
+export function createChartResponses(charts: ChartService, options: { maxBytes: number; recheckMs: number }): ChartResponses {
+  // The item schema's own serializer: the same one Fastify compiles for a response of that schema.
+  const serializeItem = fastJson(chartItemSchema as Parameters<typeof fastJson>[0]);
+  const cache = new Map<string, { chart: Promise<SerializedChart>; bytes: number }>();
+  let bytes = 0;
+  let version: string | undefined;
+  let checked = Number.NEGATIVE_INFINITY;
+  let latestDay: Promise<number | undefined> | undefined;
+
+  async function fresh(): Promise<void> {
+    const now = performance.now();
+    if (now - checked < options.recheckMs) return;
+    checked = now;
+    const current = await charts.version();
+    if (current === version) return;
+    version = current;
+    cache.clear();
+    bytes = 0;
+    latestDay = undefined;
+  }
+
+  async function render(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart> {
+    const { as_of, window_start, window_end, rows } = await charts.getChartRows(query);
+    const serialized = rows.map((row) => ({ json: serializeItem(row.item), isNew: row.isNew }));
+    return {
+      asOf: as_of,
+      windowStart: window_start,
+      windowEnd: window_end,
+      rows: serialized.map((row) => row.json),
+      newRows: serialized.filter((row) => row.isNew).map((row) => row.json),
+    };
+  }
+
+  async function get(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart> {
+    await fresh();
+    // The latest day is part of the key: a request without a day asks for it.
+    latestDay ??= charts.chartDays().then((days) => days?.last);
+    const day = query.asOf ?? (await latestDay);
+    const key = `${day}|${query.region}|${query.period}|${query.industry}`;
+    const hit = cache.get(key);
+    if (hit) {
+      cache.delete(key);
+      cache.set(key, hit);
+      return hit.chart;
+    }
+    const entry = { chart: render(day === undefined ? query : { ...query, asOf: day }), bytes: 0 };
+    cache.set(key, entry);
+    try {
+      const chart = await entry.chart;
+      if (cache.get(key) === entry) {
+        entry.bytes = chart.rows.reduce((sum, row) => sum + row.length * 2, 0);
+        bytes += entry.bytes;
+        for (const [oldest, old] of cache) {
+          if (bytes <= options.maxBytes || oldest === key) break;
+          cache.delete(oldest);
+          bytes -= old.bytes;
+        }
+      }
+      return chart;
+    } catch (error) {
+      // Errors (no chart yet, a database failure) are not kept: the next request tries again.
+      if (cache.get(key) === entry) cache.delete(key);
+      throw error;
+    }
+  }
+
+  return {
+    get,
+    async warm(queries, { concurrency = 2 } = {}) {
+      let next = 0;
+      const worker = async () => {
+        while (next < queries.length) await get(queries[next++]!).catch(() => undefined);
+      };
+      await Promise.all(Array.from({ length: concurrency }, worker));
+    },
+  };
+}

@@ -1,0 +1,252 @@
+import { randomUUID } from "node:crypto";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import type { AppContext } from "../context.js";
+import { parseChartParams, type ChartParams } from "../domain/chart-query.js";
+import { CHART_INDUSTRIES, CHART_REGIONS, PERIODS } from "../domain/chart-model.js";
+import { INDUSTRIES, REGIONS } from "../domain/reference-data.js";
+import { TagpulseError, type ErrorCode } from "../lib/errors.js";
+import { createChartResponses, type ChartResponses } from "./chart-responses.js";
+import { createMetrics } from "./metrics.js";
+import {
+  errorSchema,
+  industryItemSchema,
+  referenceListSchema,
+  regionItemSchema,
+  successSchema,
+  trendingDataSchema,
+  trendingQuerySchema,
+} from "./schemas.js";
+import { TRENDING_EXAMPLE } from "./trending-example.js";
+
+/** Credits one call of a paid route costs, declared on the route (`config.cost`). */
+export const TRENDING_COST = 2;
+
+/** Rows per page at most, as the compatible service documents. */
+const MAX_LIMIT = 20;
+
+/** A caller's own X-Request-Id is echoed when it looks like an id, not like an injection. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A well-formed API key in an Authorization header. */
+const BEARER = /^Bearer ([\x21-\x7e]{8,512})$/;
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** Credits a successful call costs; absent on free routes. */
+    cost?: number;
+  }
+  interface FastifyRequest {
+    /** The caller's API key, on paid routes. */
+    apiKey?: string;
+  }
+}
+
+export interface ServerOptions {
+  /** Pino logging of every request, at the configured level; off in tests. */
+  readonly logger?: boolean;
+  /** Memory for rendered charts. */
+  readonly chartCacheBytes?: number;
+  /** How often the server looks for charts a build has replaced, in ms. */
+  readonly chartRecheckMs?: number;
+}
+
+/** The error envelope of the public contract. */
+function errorBody(code: ErrorCode, status: number, message: string, requestId: string, param?: string) {
+  return { code: status, message, data: null, requestId, error: param === undefined ? { type: code } : { type: code, param } };
+}
+
+function sendError(reply: FastifyReply, error: TagpulseError): FastifyReply {
+  return reply.code(error.status).send(errorBody(error.code, error.status, error.message, String(reply.request.id), error.param));
+}
+
+/** Every error status a route can answer, with the error envelope. */
+function errorResponses(...statuses: number[]) {
+  return Object.fromEntries(statuses.map((status) => [status, errorSchema]));
+}
+
+/**
+ * The HTTP API: the trending-hashtags endpoint wire-compatible with the documented service, its free
+ * reference lists, the OpenAPI document and its docs page, and health, readiness and metrics.
+ */
+export async function buildServer(
+  context: AppContext,
+  options: ServerOptions = {},
+): Promise<{ app: FastifyInstance; charts: ChartResponses }> {
+  const app = Fastify({
+    logger:
+      options.logger === false
+        ? false
+        : { level: context.config.logLevel, redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" } },
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const id = req.headers["x-request-id"];
+      return typeof id === "string" && SANE_REQUEST_ID.test(id) ? id : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+  const charts = createChartResponses(context.charts, {
+    maxBytes: options.chartCacheBytes ?? 256 * 2 ** 20,
+    recheckMs: options.chartRecheckMs ?? 1000,
+  });
+  const metrics = createMetrics(context.charts);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "tagpulse API",
+        version: "1",
+        description:
+          "TikTok trending hashtags computed from raw video observations. Paid calls take an API key as `Authorization: Bearer <key>` and cost credits.",
+      },
+      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("X-Request-Id", request.id);
+    const cost = request.routeOptions.config.cost;
+    if (cost === undefined) return;
+    // Until accounts exist, any well-formed key is accepted; billing slots in here.
+    const header = request.headers.authorization;
+    if (header === undefined) {
+      return sendError(reply, new TagpulseError("unauthorized", "missing API key: send the header Authorization: Bearer <key>"));
+    }
+    const match = BEARER.exec(header);
+    if (!match) return sendError(reply, new TagpulseError("unauthorized", "malformed Authorization header: expected Bearer <key>"));
+    request.apiKey = match[1]!;
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.observe(request.method, request.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((error: FastifyError | TagpulseError, request, reply) => {
+    if (error instanceof TagpulseError) {
+      if (error.status >= 500) request.log.error({ err: error }, error.message);
+      return sendError(reply, error);
+    }
+    if (error.validation) {
+      // The chart parser words the rule that was broken; the schema only found which parameter.
+      try {
+        parseChartParams(request.query as ChartParams, { maxLimit: MAX_LIMIT, paged: true });
+      } catch (parsed) {
+        if (parsed instanceof TagpulseError) return sendError(reply, parsed);
+      }
+      const first = error.validation[0];
+      const param = first?.instancePath.replace(/^\//, "") || String(first?.params["missingProperty"] ?? "");
+      return sendError(reply, new TagpulseError("invalid_parameter", `${param} ${first?.message ?? "is invalid"}`, { param }));
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send(errorBody("invalid_input", error.statusCode, error.message, String(request.id)));
+    }
+    request.log.error({ err: error }, "request failed");
+    return reply
+      .code(500)
+      .send(errorBody("internal", 500, "internal error: the request id identifies it in the server's logs", String(request.id)));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new TagpulseError("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)),
+  );
+
+  app.get(
+    "/v1/tiktok/trending/hashtags",
+    {
+      config: { cost: TRENDING_COST },
+      schema: {
+        summary: "Trending hashtags",
+        description: `The top 100 hashtags of one chart, a page at a time. Costs ${TRENDING_COST} credits, charged only for a 200.`,
+        tags: ["trending"],
+        security: [{ bearerAuth: [] }],
+        querystring: {
+          ...trendingQuerySchema,
+          properties: {
+            ...trendingQuerySchema.properties,
+            as_of: { type: "string", format: "date", description: "The chart's day, YYYY-MM-DD (default: the latest)." },
+          },
+        },
+        response: {
+          200: { ...successSchema(trendingDataSchema, "One page of the chart."), examples: [TRENDING_EXAMPLE] },
+          ...errorResponses(400, 401, 402, 429, 500, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = parseChartParams(request.query as ChartParams, { maxLimit: MAX_LIMIT, paged: true });
+      const chart = await charts.get({ region: query.region, period: query.period, industry: query.industry, asOf: query.asOf });
+      const rows = query.newToTop100 ? chart.newRows : chart.rows;
+      const page = query.page ?? 1;
+      const limit = query.limit ?? MAX_LIMIT;
+      const from = Math.min((page - 1) * limit, rows.length);
+      const list = rows.slice(from, from + limit);
+      // Rows come serialized by the item schema; the envelope around them is the 200 schema's.
+      reply.type("application/json; charset=utf-8");
+      return (
+        `{"code":0,"message":"success","data":{"list":[${list.join(",")}],` +
+        `"pagination":{"page":${page},"size":${list.length},"total":${rows.length},"has_more":${from + list.length < rows.length}},` +
+        `"as_of":"${chart.asOf}","window_start":"${chart.windowStart}","window_end":"${chart.windowEnd}"},` +
+        `"requestId":${JSON.stringify(request.id)}}`
+      );
+    },
+  );
+
+  const reference = (path: string, summary: string, item: object, list: readonly object[]) =>
+    app.get(
+      path,
+      {
+        schema: {
+          summary,
+          tags: ["reference"],
+          response: { 200: successSchema(referenceListSchema(item), summary), ...errorResponses(500) },
+        },
+      },
+      async (request) => ({ code: 0, message: "success", data: { list }, requestId: request.id }),
+    );
+  reference(
+    "/v1/tiktok/trending/regions",
+    "Supported countries: the values of region besides all_regions (free).",
+    regionItemSchema,
+    REGIONS.map(({ id, value, label }) => ({ id, value, label })),
+  );
+  reference(
+    "/v1/tiktok/trending/industries",
+    "First-level industries: the values of industry_id besides nothing (free).",
+    industryItemSchema,
+    INDUSTRIES.map(({ id, value, label }) => ({ id, value, label })),
+  );
+
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  app.get("/healthz", { schema: { summary: "The process is alive.", tags: ["operations"] } }, async () => ({ status: "ok" }));
+
+  app.get(
+    "/readyz",
+    { schema: { summary: "The database answers and charts exist; their latest day and age.", tags: ["operations"] } },
+    async (_request, reply) => {
+      let days: { first: number; last: number } | null;
+      try {
+        days = await context.charts.chartDays();
+      } catch (error) {
+        reply.log.warn({ err: error }, "database unreachable");
+        return reply.code(503).send({ status: "unavailable", database: "unreachable", charts: null });
+      }
+      if (!days) return reply.code(503).send({ status: "unavailable", database: "ok", charts: null });
+      const asOf = new Date(days.last * 86_400_000).toISOString().slice(0, 10);
+      return { status: "ready", database: "ok", charts: { as_of: asOf, age_seconds: Math.round(Date.now() / 1000 - days.last * 86_400) } };
+    },
+  );
+
+  app.get("/metrics", { schema: { summary: "Prometheus metrics.", tags: ["operations"] } }, async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  return { app, charts };
+}
+
+/** Every chart of the latest day, for warming the cache: the regions, periods and industries. */
+export function everyLatestChart() {
+  return CHART_REGIONS.flatMap((region) => PERIODS.flatMap((period) => CHART_INDUSTRIES.map((industry) => ({ region, period, industry }))));
+}
