@@ -170,7 +170,11 @@ export function createChartService(deps: { database: Database }): ChartService {
     for (const { tag, days } of await readSeries(tags, region, start, end)) series.set(tag, days);
     const countries = region === ALL_REGIONS ? await topCountries(tags, start, end) : undefined;
     const creators = new Map<number, { nick_name: string; avatar_url: string }[]>();
-    for (const tag of tags) creators.set(tag, await topCreators(tag, region, start, end));
+    for (const tag of tags) {
+      creators.set(tag, await topCreators(tag, region, start, end));
+      // A query per tag, each answered at once by an embedded database: let other work in between.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
 
     return rows.map(({ entry: [tag, previousRank], rank }) => {
       const name = names.get(tag)!;

@@ -2,20 +2,22 @@ import fastJson from "fast-json-stringify";
 import type { ChartQuery, ChartService } from "../domain/chart-service.js";
 import { chartItemSchema } from "./schemas.js";
 
-/** A chart ready to page: each row already serialized by the item schema. */
+/** A chart ready to page: each row already serialized by the item schema, as UTF-8. */
 export interface SerializedChart {
   readonly asOf: string;
   readonly windowStart: string;
   readonly windowEnd: string;
-  readonly rows: readonly string[];
+  readonly rows: readonly Buffer[];
   /** The rows new to the chart's top 100. */
-  readonly newRows: readonly string[];
+  readonly newRows: readonly Buffer[];
 }
 
 export interface ChartResponses {
   get(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart>;
   /** Renders the latest day's chart of every (region, period, industry) given, a few at a time. */
   warm(queries: readonly Omit<ChartQuery, "page" | "limit" | "newToTop100" | "asOf">[], options?: { concurrency?: number }): Promise<void>;
+  /** Whether a warm-up is rendering charts now. */
+  readonly warming: boolean;
 }
 
 /**
@@ -46,7 +48,9 @@ export function createChartResponses(charts: ChartService, options: { maxBytes: 
 
   async function render(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart> {
     const { as_of, window_start, window_end, rows } = await charts.getChartRows(query);
-    const serialized = rows.map((row) => ({ json: serializeItem(row.item), isNew: row.isNew }));
+    // Bytes, encoded once: a serialized string is built piece by piece, and copying it out again on
+    // every request would cost more than the rest of the request.
+    const serialized = rows.map((row) => ({ json: Buffer.from(serializeItem(row.item)), isNew: row.isNew }));
     return {
       asOf: as_of,
       windowStart: window_start,
@@ -73,7 +77,7 @@ export function createChartResponses(charts: ChartService, options: { maxBytes: 
     try {
       const chart = await entry.chart;
       if (cache.get(key) === entry) {
-        entry.bytes = chart.rows.reduce((sum, row) => sum + row.length * 2, 0);
+        entry.bytes = chart.rows.reduce((sum, row) => sum + row.length, 0);
         bytes += entry.bytes;
         for (const [oldest, old] of cache) {
           if (bytes <= options.maxBytes || oldest === key) break;
@@ -89,14 +93,23 @@ export function createChartResponses(charts: ChartService, options: { maxBytes: 
     }
   }
 
+  let warming = 0;
   return {
     get,
+    get warming() {
+      return warming > 0;
+    },
     async warm(queries, { concurrency = 2 } = {}) {
       let next = 0;
       const worker = async () => {
         while (next < queries.length) await get(queries[next++]!).catch(() => undefined);
       };
-      await Promise.all(Array.from({ length: concurrency }, worker));
+      warming++;
+      try {
+        await Promise.all(Array.from({ length: concurrency }, worker));
+      } finally {
+        warming--;
+      }
     },
   };
 }
