@@ -230,7 +230,17 @@ export async function buildServer(
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  app.get("/healthz", { schema: { summary: "The process is alive.", tags: ["operations"] } }, async () => ({ status: "ok" }));
+  app.get(
+    "/healthz",
+    {
+      schema: {
+        summary: "The process is alive.",
+        tags: ["operations"],
+        response: { 200: { type: "object", properties: { status: { type: "string", enum: ["ok"] } }, required: ["status"] } },
+      },
+    },
+    async () => ({ status: "ok" }),
+  );
 
   app.get(
     "/readyz",
@@ -239,6 +249,7 @@ export async function buildServer(
         summary:
           "The database answers and charts exist: their latest day, age, and whether the server is rendering them ahead of requests.",
         tags: ["operations"],
+        response: { 200: readinessSchema, 503: readinessSchema },
       },
     },
     async (_request, reply) => {
@@ -266,6 +277,24 @@ export async function buildServer(
 
   return { app, charts };
 }
+
+const readinessSchema = {
+  type: "object",
+  properties: {
+    status: { type: "string", enum: ["ready", "unavailable"] },
+    database: { type: "string", enum: ["ok", "unreachable"] },
+    charts: {
+      type: ["object", "null"],
+      properties: {
+        as_of: { type: "string", format: "date" },
+        age_seconds: { type: "integer", description: "Seconds since 00:00 UTC of the latest chart day." },
+        rendering: { type: "boolean", description: "Whether the server is still rendering the latest charts ahead of requests." },
+      },
+      required: ["as_of", "age_seconds", "rendering"],
+    },
+  },
+  required: ["status", "database", "charts"],
+};
 
 /** Every chart of the latest day, for warming the cache: the regions, periods and industries. */
 export function everyLatestChart() {
