@@ -270,10 +270,20 @@ export async function buildServer(
     },
   );
 
-  app.get("/metrics", { schema: { summary: "Prometheus metrics.", tags: ["operations"] } }, async (_request, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  app.get(
+    "/metrics",
+    {
+      schema: {
+        summary: "Prometheus metrics.",
+        tags: ["operations"],
+        response: { 200: { type: "string", description: "Prometheus text exposition format." } },
+      },
+    },
+    async (_request, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+  );
 
   return { app, charts };
 }
