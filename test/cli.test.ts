@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -26,7 +26,7 @@ describe("the tagpulse command", () => {
 
   it("lists its commands", async () => {
     const { stdout } = await run(process.execPath, [cli, "--help"]);
-    for (const command of ["simulate", "ingest", "build", "chart", "demo"]) expect(stdout).toContain(command);
+    for (const command of ["simulate", "ingest", "build", "chart", "serve", "start"]) expect(stdout).toContain(command);
   });
 
   it("simulates, ingests and prints a chart with every row in the API's shape", async () => {
@@ -81,6 +81,41 @@ describe("the tagpulse command", () => {
     ]);
     expect(chart.list[0]!.trend).toHaveLength(10);
   });
+
+  it("serves the API, logs each request without its key, and on SIGTERM answers the request in flight, then exits", async () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const server = spawn(process.execPath, [cli, "--db", path.join(dir, "t.db"), "serve", "--port", String(port)], {
+      cwd: dir,
+      env: { ...process.env, LOG_LEVEL: "info" },
+    });
+    let out = "";
+    server.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    server.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => server.once("exit", (code) => resolve(code)));
+    const base = `http://127.0.0.1:${port}`;
+    const headers = { authorization: "Bearer secret_key_for_the_log_test" };
+    for (let tries = 0; ; tries++) {
+      const ready = await fetch(`${base}/readyz`).catch(() => undefined);
+      if (ready?.ok) break;
+      if (tries > 200) throw new Error(`the server did not become ready:\n${out}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect((await fetch(`${base}/v1/tiktok/trending/hashtags`, { headers })).status).toBe(200);
+    // A chart of an earlier day is rendered on request: the signal arrives while it is.
+    const inFlight = fetch(`${base}/v1/tiktok/trending/hashtags?period=120&region=US&as_of=2026-03-05`, { headers });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    server.kill("SIGTERM");
+    expect((await inFlight).status).toBe(200);
+    expect(await exited).toBe(0);
+    const lines = out.split("\n").filter((line) => line.startsWith("{"));
+    const requests = lines
+      .map((line) => JSON.parse(line) as { msg: string; reqId?: string; url?: string })
+      .filter((l) => l.msg === "request");
+    expect(requests.length).toBeGreaterThanOrEqual(3);
+    for (const line of requests) expect(line.reqId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(out).not.toContain("secret_key_for_the_log_test");
+    expect(out).toContain("shutting down");
+  }, 60_000);
 
   it("brings a database file up to date day by day, to the same charts as a full rebuild", async () => {
     // 40 days from 2026-03-01 cross boundaries of the engine's 16-day series blocks (2026-03-16, 2026-04-01).

@@ -124,6 +124,14 @@ export async function buildServer(
     if (!match) return sendError(reply, new TagpulseError("unauthorized", "malformed Authorization header: expected Bearer <key>"));
     request.apiKey = match[1]!;
   });
+  // Once closing, each answer ends its connection: a kept-alive one would hold the close back until it times out.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onSend", async (_request, reply) => {
+    if (closing) reply.header("connection", "close");
+  });
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? "unmatched";
     metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
