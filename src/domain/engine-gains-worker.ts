@@ -11,7 +11,7 @@ const database = { sqlite, dialect: "sqlite" } as Database;
 // Exactly sized: what a transfer moves is each array's whole buffer, grown by doubling.
 const gains = fitted(
   "since" in read
-    ? await readGainsSince(database, read.since.gainsFrom, read.since.publishedFrom)
+    ? await readGainsSince(database, read.since.gainsFrom, read.since.fromDay)
     : await readGainsRange(database, read.range),
 );
 sqlite.close();

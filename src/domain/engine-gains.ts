@@ -48,7 +48,10 @@ class VideoTable {
   }
 }
 
-/** What a build reads: from its first recomputed day, gains only from `gainsFrom` (a later day, when only publish counts changed before it). */
+/**
+ * What a build reads: from its first recomputed day `fromDay`, observed gains only from `gainsFrom`
+ * (a later day when, before it, only how stored views count changed: publications, recounted videos).
+ */
 export interface GainDays {
   readonly fromDay: number;
   readonly gainsFrom: number;
@@ -65,11 +68,7 @@ export async function readVideoGains(database: Database, days: GainDays): Promis
   const { fromDay, gainsFrom, firstDay } = days;
   const file = database.sqlite && !database.sqlite.memory ? database.sqlite.name : undefined;
   if (fromDay > firstDay) {
-    return [
-      file
-        ? await readInWorker({ file, since: { gainsFrom, publishedFrom: fromDay } })
-        : await readGainsSince(database, gainsFrom, fromDay),
-    ];
+    return [file ? await readInWorker({ file, since: { gainsFrom, fromDay } }) : await readGainsSince(database, gainsFrom, fromDay)];
   }
   if (!file) return [await readGainsRange(database)];
   const middle = database
@@ -88,7 +87,7 @@ export interface VideoRange {
 
 /** What a gain-reading thread reads from the SQLite file: a range of videos, or everything since a day. */
 export type GainsRead = { readonly file: string } & (
-  { readonly range: VideoRange } | { readonly since: { readonly gainsFrom: number; readonly publishedFrom: number } }
+  { readonly range: VideoRange } | { readonly since: { readonly gainsFrom: number; readonly fromDay: number } }
 );
 
 function readInWorker(read: GainsRead): Promise<VideoGains> {
