@@ -199,8 +199,30 @@ for (const database of TEST_DATABASES) {
   });
 }
 
-describe("the public API without charts", () => {
-  it("answers 503 no_data and is not ready", async () => {
+describe("the public API as data arrives", () => {
+  it("serves the new charts once a build replaces them", async () => {
+    const context = await createTestContext("SQLite");
+    const { app } = await buildServer(context, { logger: false, chartRecheckMs: 0 });
+    try {
+      const simulation = createSimulation({ seed: 11, days: 6, videosPerDay: 60, startDay: 20_454 });
+      const records = [...simulation.observations()] as { observed_at: number }[];
+      const lastDay = Math.max(...records.map((r) => Math.floor(r.observed_at / 86_400)));
+      await context.ingest.ingestCatalog(asInput(simulation.catalog));
+      await context.ingest.ingestObservations(asInput(records.filter((r) => Math.floor(r.observed_at / 86_400) < lastDay)));
+      await context.engine.build();
+      const before = (await app.inject({ method: "GET", url: PATH, headers: AUTH })).json();
+      await context.ingest.ingestObservations(asInput(records));
+      await context.engine.build();
+      const after = (await app.inject({ method: "GET", url: PATH, headers: AUTH })).json();
+      expect(after.data.as_of > before.data.as_of).toBe(true);
+      expect(after.data.as_of).toBe(new Date(lastDay * 86_400_000).toISOString().slice(0, 10));
+    } finally {
+      await app.close();
+      await context.dispose();
+    }
+  });
+
+  it("answers 503 no_data and is not ready before the first build", async () => {
     const context = await createTestContext("SQLite");
     const { app } = await buildServer(context, { logger: false });
     try {

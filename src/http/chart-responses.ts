@@ -14,7 +14,10 @@ export interface SerializedChart {
 
 export interface ChartResponses {
   get(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart>;
-  /** Renders the latest day's chart of every (region, period, industry) given, a few at a time. */
+  /**
+   * Renders the latest day's chart of every (region, period, industry) given, a few at a time, and
+   * again each time a build replaces the charts.
+   */
   warm(queries: readonly Omit<ChartQuery, "page" | "limit" | "newToTop100" | "asOf">[], options?: { concurrency?: number }): Promise<void>;
   /** Whether a warm-up is rendering charts now. */
   readonly warming: boolean;
@@ -40,10 +43,12 @@ export function createChartResponses(charts: ChartService, options: { maxBytes: 
     checked = now;
     const current = await charts.version();
     if (current === version) return;
+    const replaced = version !== undefined;
     version = current;
     cache.clear();
     bytes = 0;
     latestDay = undefined;
+    if (replaced && warmed) void renderAll(warmed);
   }
 
   async function render(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart> {
@@ -63,7 +68,13 @@ export function createChartResponses(charts: ChartService, options: { maxBytes: 
   async function get(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart> {
     await fresh();
     // The latest day is part of the key: a request without a day asks for it.
-    latestDay ??= charts.chartDays().then((days) => days?.last);
+    latestDay ??= charts.chartDays().then(
+      (days) => days?.last,
+      (error: unknown) => {
+        latestDay = undefined; // a failure is not kept either
+        throw error;
+      },
+    );
     const day = query.asOf ?? (await latestDay);
     const key = `${day}|${query.region}|${query.period}|${query.industry}`;
     const hit = cache.get(key);
@@ -94,22 +105,28 @@ export function createChartResponses(charts: ChartService, options: { maxBytes: 
   }
 
   let warming = 0;
+  let warmed: { queries: readonly Omit<ChartQuery, "page" | "limit" | "newToTop100" | "asOf">[]; concurrency: number } | undefined;
+  async function renderAll({ queries, concurrency }: NonNullable<typeof warmed>): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < queries.length) await get(queries[next++]!).catch(() => undefined);
+    };
+    warming++;
+    try {
+      await Promise.all(Array.from({ length: concurrency }, worker));
+    } finally {
+      warming--;
+    }
+  }
+
   return {
     get,
     get warming() {
       return warming > 0;
     },
     async warm(queries, { concurrency = 2 } = {}) {
-      let next = 0;
-      const worker = async () => {
-        while (next < queries.length) await get(queries[next++]!).catch(() => undefined);
-      };
-      warming++;
-      try {
-        await Promise.all(Array.from({ length: concurrency }, worker));
-      } finally {
-        warming--;
-      }
+      warmed = { queries, concurrency };
+      await renderAll(warmed);
     },
   };
 }
