@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { AppContext } from "../context.js";
 import { parseChartParams, type ChartParams } from "../domain/chart-query.js";
 import { CHART_INDUSTRIES, CHART_REGIONS, PERIODS } from "../domain/chart-model.js";
@@ -43,6 +43,17 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The caller's API key, on paid routes. */
     apiKey?: string;
+  }
+}
+
+/** One log line per request, when it is answered, instead of one on arrival and one on answer. */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime };
+    if (error) reply.log.error({ ...line, err: error }, "request");
+    else reply.log.info(line, "request");
   }
 }
 
@@ -88,8 +99,7 @@ export async function buildServer(
       return typeof id === "string" && SANE_REQUEST_ID.test(id) ? id : randomUUID();
     },
     return503OnClosing: true,
-    // One line per request, written when it is answered (below), instead of one on arrival and one on answer.
-    disableRequestLogging: true,
+    logController: new OneLinePerRequest(),
   });
   const charts = createChartResponses(context.charts, {
     maxBytes: options.chartCacheBytes ?? 256 * 2 ** 20,
@@ -135,7 +145,6 @@ export async function buildServer(
   app.addHook("onResponse", async (request, reply) => {
     const route = request.routeOptions.url ?? "unmatched";
     metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, "request");
   });
 
   app.setErrorHandler((error: FastifyError | TagpulseError, request, reply) => {
