@@ -169,6 +169,30 @@ for (const database of TEST_DATABASES) {
       );
     }, 300_000);
 
+    it("finds the latest day's top creators from its in-memory index as from the observations", async () => {
+      await fc.assert(
+        fc.asyncProperty(worldArbitrary, async (world) => {
+          context = await createTestContext(database.name);
+          await context.ingest.ingestCatalog(asInput(world.catalog));
+          await context.ingest.ingestObservations(asInput(world.records));
+          await context.engine.build();
+          const { last } = dataSpan(world);
+          const charts = () =>
+            Promise.all(
+              CHART_REGIONS.flatMap((region) =>
+                PERIODS.map((period) => context!.charts.getChartRows({ region, period, industry: "nothing", asOf: last })),
+              ),
+            );
+          const fromObservations = await charts();
+          await context.charts.indexCreators();
+          expect(await charts()).toEqual(fromObservations);
+          await context.dispose();
+          context = undefined;
+        }),
+        { numRuns: database.name === "SQLite" ? 20 : 5 },
+      );
+    }, 300_000);
+
     it("reads the same gains in two halves of the videos as in one pass", async () => {
       await fc.assert(
         fc.asyncProperty(worldArbitrary, fc.nat(), async (world, split) => {

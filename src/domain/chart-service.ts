@@ -5,6 +5,7 @@ import { compareUtf8 } from "../lib/order.js";
 import { derivedHashtagId } from "./catalog.js";
 import { decodeChartEntries, decodeDaySeries, seriesBlock, type DaySeries } from "./series-codec.js";
 import { CHART_INDUSTRIES, windowStart, type ChartEntry, type Period } from "./chart-model.js";
+import { buildCreatorIndex, type CreatorIndex } from "./creator-index.js";
 import { CHARTS_VERSION_KEY, readCounter } from "./engine-state.js";
 import { ALL_REGIONS, countryName, findIndustry, findRegion } from "./reference-data.js";
 
@@ -63,6 +64,12 @@ export interface ChartService {
   chartDays(): Promise<{ first: number; last: number } | null>;
   /** Changes whenever a build writes charts: what was read before may be stale. */
   version(): Promise<string>;
+  /**
+   * Reads every video's gains into memory, so that the latest day's top creators need no more reads of
+   * observations; until it is done, and for other days, they are computed from the observations.
+   * Call it again after a build: it drops the index it had at once.
+   */
+  indexCreators(): Promise<void>;
 }
 
 const NO_INDUSTRY_INFO = { id: "", value: "", label: "" } as const;
@@ -73,6 +80,8 @@ const NO_INDUSTRY_INFO = { id: "", value: "", label: "" } as const;
  */
 export function createChartService(deps: { database: Database }): ChartService {
   const { db } = deps.database;
+  let creatorIndex: CreatorIndex | undefined;
+  let indexing = 0;
 
   async function chartDays() {
     const row = await db
@@ -85,6 +94,15 @@ export function createChartService(deps: { database: Database }): ChartService {
   return {
     chartDays,
     version: () => readCounter(db, CHARTS_VERSION_KEY),
+
+    async indexCreators() {
+      creatorIndex = undefined;
+      const mine = ++indexing;
+      const days = await chartDays();
+      if (!days) return;
+      const index = await buildCreatorIndex(deps.database, days);
+      if (mine === indexing) creatorIndex = index;
+    },
 
     async getChart(query) {
       const { asOf, region, start, entries } = await readChart(query);
@@ -235,6 +253,22 @@ export function createChartService(deps: { database: Database }): ChartService {
 
   /** Up to 3 creators whose videos carrying the tag gained the most views in the window. */
   async function topCreators(tag: number, region: string, start: number, end: number) {
+    const top = creatorIndex?.top(tag, region, start, end) ?? (await topCreatorsFromObservations(tag, region, start, end));
+    if (top.length === 0) return [];
+    const profiles = new Map(
+      (await db.selectFrom("creators").select(["username", "nick_name", "avatar_url"]).where("username", "in", top).execute()).map((r) => [
+        r.username,
+        r,
+      ]),
+    );
+    return top.map((username) => ({
+      nick_name: profiles.get(username)?.nick_name ?? username,
+      avatar_url: profiles.get(username)?.avatar_url ?? "",
+    }));
+  }
+
+  /** Up to 3 usernames, computed from the observations of every video that carries the tag. */
+  async function topCreatorsFromObservations(tag: number, region: string, start: number, end: number): Promise<string[]> {
     let query = db
       .selectFrom("video_tags")
       .innerJoin("videos", "videos.video_id", "video_tags.video_id")
@@ -261,22 +295,11 @@ export function createChartService(deps: { database: Database }): ChartService {
       if (day >= start && day <= end) gained.set(row.username, (gained.get(row.username) ?? 0) + views - highest);
       highest = views;
     }
-    const top = [...gained]
+    return [...gained]
       .filter(([, views]) => views > 0)
       .sort((a, b) => b[1] - a[1] || compareUtf8(a[0], b[0]))
       .slice(0, 3)
       .map(([username]) => username);
-    if (top.length === 0) return [];
-    const profiles = new Map(
-      (await db.selectFrom("creators").select(["username", "nick_name", "avatar_url"]).where("username", "in", top).execute()).map((r) => [
-        r.username,
-        r,
-      ]),
-    );
-    return top.map((username) => ({
-      nick_name: profiles.get(username)?.nick_name ?? username,
-      avatar_url: profiles.get(username)?.avatar_url ?? "",
-    }));
   }
 }
 

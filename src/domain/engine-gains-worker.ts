@@ -12,7 +12,7 @@ const database = { sqlite, dialect: "sqlite" } as Database;
 const gains = fitted(
   "since" in read
     ? await readGainsSince(database, read.since.gainsFrom, read.since.fromDay)
-    : await readGainsRange(database, read.range),
+    : await readGainsRange(database, read.range, { creators: read.creators }),
 );
 sqlite.close();
 parentPort!.postMessage(gains, [
@@ -23,4 +23,5 @@ parentPort!.postMessage(gains, [
   gains.gainVideo.buffer,
   gains.gainDay.buffer,
   gains.gainViews.buffer,
+  ...(gains.videoCreator ? [gains.videoCreator.buffer] : []),
 ] as ArrayBuffer[]);

@@ -25,9 +25,12 @@ export interface VideoGains {
   readonly gainVideo: Int32Array;
   readonly gainDay: Int32Array;
   readonly gainViews: Float64Array;
+  /** With `creators` asked: each video's creator, an index into `creators` (usernames). */
+  readonly videoCreator?: Int32Array;
+  readonly creators?: readonly string[];
 }
 
-type VideoRow = [id: string, createTime: number | string, region: string, tags: string];
+type VideoRow = [id: string, createTime: number | string, region: string, tags: string, username?: string];
 
 class VideoTable {
   private readonly countryIndex = new CodeIndex();
@@ -35,12 +38,19 @@ class VideoTable {
   readonly createDay = new GrowableFloat64();
   readonly tagStart = new GrowableInt32();
   readonly tags = new GrowableInt32();
+  private readonly creatorIndex = new CodeIndex();
+  readonly creator = new GrowableInt32();
 
   get countries(): string[] {
     return this.countryIndex.codes;
   }
 
-  push([, createTime, region, tags]: VideoRow): void {
+  get creators(): string[] {
+    return this.creatorIndex.codes;
+  }
+
+  push([, createTime, region, tags, username]: VideoRow): void {
+    if (username !== undefined) this.creator.push(this.creatorIndex.of(username));
     this.country.push(this.countryIndex.of(region));
     this.createDay.push(dayOf(Number(createTime)));
     this.tagStart.push(this.tags.length);
@@ -64,19 +74,23 @@ export interface GainDays {
  * threads: the caller's thread stays free for its own reads meanwhile, and a full read is split in two
  * halves of the videos.
  */
-export async function readVideoGains(database: Database, days: GainDays): Promise<VideoGains[]> {
+export async function readVideoGains(database: Database, days: GainDays, options: { creators?: boolean } = {}): Promise<VideoGains[]> {
   const { fromDay, gainsFrom, firstDay } = days;
+  const creators = options.creators === true;
   const file = database.sqlite && !database.sqlite.memory ? database.sqlite.name : undefined;
   if (fromDay > firstDay) {
     return [file ? await readInWorker({ file, since: { gainsFrom, fromDay } }) : await readGainsSince(database, gainsFrom, fromDay)];
   }
-  if (!file) return [await readGainsRange(database)];
+  if (!file) return [await readGainsRange(database, {}, { creators })];
   const middle = database
     .sqlite!.prepare("select video_id from videos order by video_id limit 1 offset (select count(*) / 2 from videos)")
     .pluck()
     .get() as string | undefined;
-  if (middle === undefined) return [await readGainsRange(database)];
-  return Promise.all([readInWorker({ file, range: { below: middle } }), readInWorker({ file, range: { from: middle } })]);
+  if (middle === undefined) return [await readGainsRange(database, {}, { creators })];
+  return Promise.all([
+    readInWorker({ file, range: { below: middle }, creators }),
+    readInWorker({ file, range: { from: middle }, creators }),
+  ]);
 }
 
 /** A range of video ids: `from` inclusive, `below` exclusive; open ends read everything. */
@@ -87,7 +101,7 @@ export interface VideoRange {
 
 /** What a gain-reading thread reads from the SQLite file: a range of videos, or everything since a day. */
 export type GainsRead = { readonly file: string } & (
-  { readonly range: VideoRange } | { readonly since: { readonly gainsFrom: number; readonly fromDay: number } }
+  { readonly range: VideoRange; readonly creators: boolean } | { readonly since: { readonly gainsFrom: number; readonly fromDay: number } }
 );
 
 function readInWorker(read: GainsRead): Promise<VideoGains> {
@@ -113,11 +127,16 @@ export function fitted(gains: VideoGains): VideoGains {
     gainVideo: fit(gains.gainVideo),
     gainDay: fit(gains.gainDay),
     gainViews: fit(gains.gainViews),
+    ...(gains.videoCreator ? { videoCreator: fit(gains.videoCreator) } : {}),
   };
 }
 
 /** Videos and their observations, both in video-id order and merged, so no lookup is needed. */
-export async function readGainsRange(database: Database, range: VideoRange = {}): Promise<VideoGains> {
+export async function readGainsRange(
+  database: Database,
+  range: VideoRange = {},
+  options: { creators?: boolean } = {},
+): Promise<VideoGains> {
   const bounds = [range.from === undefined ? "" : "video_id >= ?", range.below === undefined ? "" : "video_id < ?"].filter(Boolean);
   const where = bounds.length ? `where ${bounds.join(" and ")}` : "";
   const params = [range.from, range.below].filter((b) => b !== undefined);
@@ -125,7 +144,7 @@ export async function readGainsRange(database: Database, range: VideoRange = {})
   const ids: string[] = [];
   for await (const rows of streamRows(
     database,
-    `select video_id, create_time, region, tags from videos ${where} order by video_id`,
+    `select video_id, create_time, region, tags${options.creators ? ", username" : ""} from videos ${where} order by video_id`,
     params,
   )) {
     for (const row of rows as VideoRow[]) {
@@ -174,6 +193,7 @@ export async function readGainsRange(database: Database, range: VideoRange = {})
     gainVideo: gainVideo.view(),
     gainDay: gainDay.view(),
     gainViews: gainViews.view(),
+    ...(options.creators ? { videoCreator: table.creator.view(), creators: table.creators } : {}),
   };
 }
 

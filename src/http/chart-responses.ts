@@ -36,6 +36,7 @@ export function createChartResponses(charts: ChartService, options: { maxBytes: 
   let version: string | undefined;
   let checked = Number.NEGATIVE_INFINITY;
   let latestDay: Promise<number | undefined> | undefined;
+  let creatorsIndexed: Promise<void> | undefined;
 
   async function fresh(): Promise<void> {
     const now = performance.now();
@@ -48,10 +49,13 @@ export function createChartResponses(charts: ChartService, options: { maxBytes: 
     cache.clear();
     bytes = 0;
     latestDay = undefined;
+    // Renders wait for the new creator index: without it, a chart's creators take a query per row.
+    creatorsIndexed = charts.indexCreators().catch(() => undefined);
     if (replaced && warmed) void renderAll(warmed);
   }
 
   async function render(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart> {
+    await creatorsIndexed;
     const { as_of, window_start, window_end, rows } = await charts.getChartRows(query);
     // Bytes, encoded once: a serialized string is built piece by piece, and copying it out again on
     // every request would cost more than the rest of the request.
