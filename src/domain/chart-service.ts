@@ -1,7 +1,7 @@
 import type { Database } from "../db/database.js";
 import { dayOf, dayStart, formatDay } from "../lib/days.js";
 import { TagpulseError } from "../lib/errors.js";
-import { compareUtf8 } from "../lib/order.js";
+import { chunks, compareUtf8 } from "../lib/order.js";
 import { derivedHashtagId } from "./catalog.js";
 import { decodeChartEntries, decodeDaySeries, seriesBlock, type DaySeries } from "./series-codec.js";
 import { CHART_INDUSTRIES, windowStart, type ChartEntry, type Period } from "./chart-model.js";
@@ -187,12 +187,36 @@ export function createChartService(deps: { database: Database }): ChartService {
     const series = new Map<number, WindowDay[]>();
     for (const { tag, days } of await readSeries(tags, region, start, end)) series.set(tag, days);
     const countries = region === ALL_REGIONS ? await topCountries(tags, start, end) : undefined;
-    const creators = new Map<number, { nick_name: string; avatar_url: string }[]>();
+    const topNames = new Map<number, string[]>();
     for (const tag of tags) {
-      creators.set(tag, await topCreators(tag, region, start, end));
-      // A query per tag, each answered at once by an embedded database: let other work in between.
-      await new Promise((resolve) => setImmediate(resolve));
+      const indexed = creatorIndex?.top(tag, region, start, end);
+      if (indexed) topNames.set(tag, indexed);
+      else {
+        topNames.set(tag, await topCreatorsFromObservations(tag, region, start, end));
+        // A query per tag, each answered at once by an embedded database: let other work in between.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
+    // Nick names and avatars of every creator shown, in one read.
+    const profiles = new Map<string, { nick_name: string | null; avatar_url: string | null }>();
+    for (const part of chunks([...new Set([...topNames.values()].flat())], 500)) {
+      for (const row of await db
+        .selectFrom("creators")
+        .select(["username", "nick_name", "avatar_url"])
+        .where("username", "in", part)
+        .execute()) {
+        profiles.set(row.username, row);
+      }
+    }
+    const creators = new Map(
+      [...topNames].map(([tag, names]) => [
+        tag,
+        names.map((username) => ({
+          nick_name: profiles.get(username)?.nick_name ?? username,
+          avatar_url: profiles.get(username)?.avatar_url ?? "",
+        })),
+      ]),
+    );
 
     return rows.map(({ entry: [tag, previousRank], rank }) => {
       const name = names.get(tag)!;
@@ -252,21 +276,6 @@ export function createChartService(deps: { database: Database }): ChartService {
   }
 
   /** Up to 3 creators whose videos carrying the tag gained the most views in the window. */
-  async function topCreators(tag: number, region: string, start: number, end: number) {
-    const top = creatorIndex?.top(tag, region, start, end) ?? (await topCreatorsFromObservations(tag, region, start, end));
-    if (top.length === 0) return [];
-    const profiles = new Map(
-      (await db.selectFrom("creators").select(["username", "nick_name", "avatar_url"]).where("username", "in", top).execute()).map((r) => [
-        r.username,
-        r,
-      ]),
-    );
-    return top.map((username) => ({
-      nick_name: profiles.get(username)?.nick_name ?? username,
-      avatar_url: profiles.get(username)?.avatar_url ?? "",
-    }));
-  }
-
   /** Up to 3 usernames, computed from the observations of every video that carries the tag. */
   async function topCreatorsFromObservations(tag: number, region: string, start: number, end: number): Promise<string[]> {
     let query = db
