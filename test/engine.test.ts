@@ -193,6 +193,29 @@ for (const database of TEST_DATABASES) {
       );
     }, 300_000);
 
+    it("breaks a tie between countries, and between creators, by code and by name, from the index as from the observations", async () => {
+      context = await createTestContext(database.name);
+      const at = (BASE_DAY + 1) * DAY;
+      const video = (id: string, region: string, username: string): ObservationRecord => ({
+        id,
+        create_time: at - 3600,
+        region_code: region,
+        hashtag_names: ["tie"],
+        username,
+        view_count: 500,
+        observed_at: at,
+      });
+      await context.ingest.ingestObservations(asInput([video("1", "US", "zed"), video("2", "FR", "ana"), video("3", "GB", "mia")]));
+      await context.engine.build();
+      const row = async () => (await context!.charts.getChartRows({ region: "all_regions", period: 7, industry: "nothing" })).rows[0]!.item;
+      for (const indexed of [false, true]) {
+        if (indexed) await context.charts.indexCreators();
+        const item = await row();
+        expect(item.country_info.id).toBe("FR");
+        expect(item.creators.map((c) => c.nick_name)).toEqual(["ana", "mia", "zed"]);
+      }
+    });
+
     it("reads the same gains in two halves of the videos as in one pass", async () => {
       await fc.assert(
         fc.asyncProperty(worldArbitrary, fc.nat(), async (world, split) => {

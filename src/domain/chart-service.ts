@@ -263,6 +263,10 @@ export function createChartService(deps: { database: Database }): ChartService {
 
   /** For `all_regions`: the country where each tag gained the most views in the window (ties: code). */
   async function topCountries(tags: number[], start: number, end: number): Promise<Map<number, string>> {
+    const indexed = tags.map((tag) => creatorIndex?.topCountry(tag, start, end));
+    if (indexed.every((country) => country !== undefined)) {
+      return new Map(tags.flatMap((tag, i) => (indexed[i] === null ? [] : [[tag, indexed[i]!] as const])));
+    }
     const best = new Map<number, { region: string; views: number }>();
     for (const row of await readSeries(tags, undefined, start, end)) {
       const views = row.days.reduce((sum, d) => sum + d.views, 0);

@@ -22,6 +22,11 @@ export interface CreatorIndex {
    * does not hold.
    */
   top(tag: number, region: string, start: number, end: number): string[] | undefined;
+  /**
+   * The country where the tag gained the most views in [start, end] (ties by code), null when it gained
+   * none; undefined for a window the index does not hold.
+   */
+  topCountry(tag: number, start: number, end: number): string | null | undefined;
 }
 
 export async function buildCreatorIndex(database: Database, days: { first: number; last: number }): Promise<CreatorIndex> {
@@ -76,6 +81,7 @@ export async function buildCreatorIndex(database: Database, days: { first: numbe
   const countriesOf = videoCountry.view();
   const names = creators.codes;
   const total = new Float64Array(names.length);
+  const byCountry = new Float64Array(countries.codes.length);
 
   return {
     day: days.last,
@@ -101,6 +107,26 @@ export async function buildCreatorIndex(database: Database, days: { first: numbe
         .slice(0, TOP_CREATORS)
         .map((c) => c.name);
       for (const creator of seen) total[creator] = 0;
+      return best;
+    },
+    topCountry(tag, start, end) {
+      const w = starts.indexOf(start);
+      if (end !== days.last || w < 0) return undefined;
+      if (tag >= tagCount) return null;
+      for (let k = byTagStart[tag]!; k < byTagStart[tag + 1]!; k++) {
+        const v = byTag[k]!;
+        byCountry[countriesOf[v]!] = byCountry[countriesOf[v]!]! + gains[v * windows + w]!;
+      }
+      let best: string | null = null;
+      let bestViews = 0;
+      byCountry.forEach((views, country) => {
+        const code = countries.codes[country]!;
+        if (views > bestViews || (views === bestViews && views > 0 && best !== null && compareUtf8(code, best) < 0)) {
+          best = code;
+          bestViews = views;
+        }
+      });
+      byCountry.fill(0);
       return best;
     },
   };
