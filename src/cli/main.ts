@@ -107,21 +107,18 @@ program
     },
   );
 
-program
-  .command("serve")
-  .description("bring the charts up to date and serve the HTTP API (PORT, default 8080) until SIGTERM or SIGINT")
-  .addOption(new Option("--port <n>", "port to listen on (default: $PORT or 8080)").argParser(positiveInt("--port")))
-  .action(async (options: { port?: number }) => {
-    await withContext((context) => runServe(context, createOutput({}), { demo: false, ...options }));
-  });
-
-program
-  .command("start")
-  .description("what npm start runs: serve, after simulating a demo world into an empty database")
-  .addOption(new Option("--port <n>", "port to listen on (default: $PORT or 8080)").argParser(positiveInt("--port")))
-  .action(async (options: { port?: number }) => {
-    await withContext((context) => runServe(context, createOutput({}), { demo: true, ...options }));
-  });
+for (const [name, description, demo] of [
+  ["serve", "bring the charts up to date and serve the HTTP API (PORT, default 8080) until SIGTERM or SIGINT", false],
+  ["start", "what npm start runs: serve, after simulating a demo world into an empty database", true],
+] as const) {
+  program
+    .command(name)
+    .description(description)
+    .addOption(new Option("--port <n>", "port to listen on (default: $PORT or 8080)").argParser(positiveInt("--port")))
+    .action(async (options: { port?: number }) => {
+      await withContext((context) => runServe(context, createOutput({}), { demo, ...options }));
+    });
+}
 
 try {
   await program.parseAsync();

@@ -181,8 +181,8 @@ export function createEngineService(deps: { database: Database }): EngineService
     if (!full && stale > lastDay) return report(started, { firstDay, lastDay });
     const fromDay = full ? firstDay : Math.max(firstDay, stale);
     const dayCount = lastDay - fromDay + 1;
-    // Up to this day only publish counts changed: the stored views of those days stand. A build from the
-    // first day reads everything.
+    // Before this day only how stored views count changed (publications, recounted videos): the stored
+    // views of those days stand. A build from the first day reads everything.
     const gainsFrom = fromDay === firstDay ? firstDay : Math.min(Math.max(fromDay, viewsStale), lastDay + 1);
 
     // Gains and publications from the first stale day on: on their own thread when they can, while this
@@ -212,33 +212,13 @@ export function createEngineService(deps: { database: Database }): EngineService
 
     // Stored days inside the longest window before the stale day, for the chart regions.
     const oldDays = new Map<number, (RegionDay | undefined)[]>();
-    const windowStartDay = Math.max(firstDay, fromDay - MAX_PERIOD);
-    if (windowStartDay < fromDay) {
-      const marks = CHART_REGIONS.map(() => "?").join(", ");
-      for await (const rows of streamRows(
-        database,
-        `select day, region, entries from region_days where day >= ? and day < ? and region in (${marks})`,
-        [windowStartDay, fromDay, ...CHART_REGIONS],
-      )) {
-        for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
-          let perSlot = oldDays.get(Number(day));
-          if (!perSlot) oldDays.set(Number(day), (perSlot = CHART_REGIONS.map(() => undefined)));
-          perSlot[REGION_SLOT.get(region)!] = decodeRegionDay(blob);
-        }
-      }
+    for (const [day, regions] of await readRegionDays(database, Math.max(firstDay, fromDay - MAX_PERIOD), fromDay, CHART_REGIONS)) {
+      const perSlot: (RegionDay | undefined)[] = CHART_REGIONS.map(() => undefined);
+      for (const [region, data] of regions) perSlot[REGION_SLOT.get(region)!] = data;
+      oldDays.set(day, perSlot);
     }
     // The stored days whose views stand, every region of them.
-    const keptViews = new Map<number, [string, RegionDay][]>();
-    for await (const rows of streamRows(database, "select day, region, entries from region_days where day >= ? and day < ?", [
-      fromDay,
-      gainsFrom,
-    ])) {
-      for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
-        let regions = keptViews.get(Number(day));
-        if (!regions) keptViews.set(Number(day), (regions = []));
-        regions.push([region, decodeRegionDay(blob)]);
-      }
-    }
+    const keptViews = await readRegionDays(database, fromDay, gainsFrom);
     // Per-day totals per country and for all regions.
     // Only the per-day totals outlive this block: the per-video arrays are the build's largest.
     const { regionKeys, newDays, observations } = await (async (): Promise<{
@@ -358,13 +338,8 @@ export function createEngineService(deps: { database: Database }): EngineService
     const seriesFrom = Math.max(firstDay, fromBlock * SERIES_BLOCK_DAYS);
     const seriesRegions = new SeriesRegions(regionKeys);
     const seriesDays: RegionDay[][] = Array.from({ length: fromDay - seriesFrom }, () => []);
-    for await (const rows of streamRows(database, "select day, region, entries from region_days where day >= ? and day < ?", [
-      seriesFrom,
-      fromDay,
-    ])) {
-      for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
-        seriesDays[Number(day) - seriesFrom]![seriesRegions.index(region)] = decodeRegionDay(blob);
-      }
+    for (const [day, regions] of await readRegionDays(database, seriesFrom, fromDay)) {
+      for (const [region, data] of regions) seriesDays[day - seriesFrom]![seriesRegions.index(region)] = data;
     }
     seriesDays.push(...newDays);
     // Encoded as they are written: together they are as large as the days themselves.
@@ -455,6 +430,30 @@ export function createEngineService(deps: { database: Database }): EngineService
       observations,
     });
   }
+}
+
+/** Stored days in [from, to), each as its regions' (code, totals) pairs; only `regions` when given. */
+async function readRegionDays(
+  database: Database,
+  from: number,
+  to: number,
+  regions?: readonly string[],
+): Promise<Map<number, [string, RegionDay][]>> {
+  const days = new Map<number, [string, RegionDay][]>();
+  if (from >= to) return days;
+  const only = regions ? ` and region in (${regions.map(() => "?").join(", ")})` : "";
+  for await (const rows of streamRows(database, `select day, region, entries from region_days where day >= ? and day < ?${only}`, [
+    from,
+    to,
+    ...(regions ?? []),
+  ])) {
+    for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
+      let list = days.get(Number(day));
+      if (!list) days.set(Number(day), (list = []));
+      list.push([region, decodeRegionDay(blob)]);
+    }
+  }
+  return days;
 }
 
 /**

@@ -58,68 +58,54 @@ const countryInfo = {
   required: ["id", "value", "label"],
 };
 
-export const chartItemSchema = {
-  type: "object",
-  properties: {
-    hashtag_id: { type: "string", description: "Stable id of the hashtag, digits (up to 19: never a number)." },
-    hashtag_name: { type: "string", description: "Without #." },
-    country_info: {
-      ...countryInfo,
-      description: "The chart's country; for all_regions, the country where the hashtag drew the most views in the window.",
-    },
-    industry_info: {
-      type: "object",
-      description: 'The hashtag\'s first-level industry, or {"id":"","value":"","label":""} when none is known.',
-      properties: {
-        id: { anyOf: [{ type: "integer" }, { type: "string", enum: [""] }] },
-        value: { type: "string" },
-        label: { type: "string" },
-      },
-      required: ["id", "value", "label"],
-    },
-    is_promoted: { type: "boolean" },
-    trend: {
-      type: "array",
-      description: "Popularity over the window: daily points for 7 and 30 days, weekly for 120; the peak is 1.",
-      items: {
-        type: "object",
-        properties: {
-          time: { type: "integer", description: "00:00 UTC, unix seconds." },
-          value: { type: "number", minimum: 0, maximum: 1 },
-        },
-        required: ["time", "value"],
-      },
-    },
-    creators: {
-      type: "array",
-      maxItems: 3,
-      items: {
-        type: "object",
-        properties: { nick_name: { type: "string" }, avatar_url: { type: "string" } },
-        required: ["nick_name", "avatar_url"],
-      },
-    },
-    publish_cnt: { type: "integer", description: "Videos with the hashtag published in the window." },
-    video_views: { type: "integer", description: "Views gained in the window by videos with the hashtag." },
-    rank: { type: "integer", minimum: 1, maximum: 100 },
-    rank_diff: { type: ["integer", "null"], description: "Places moved since the previous day's chart; null when new to it." },
-    rank_diff_type: { type: "integer", enum: [1, 2, 3, 4], description: "1 up, 2 unchanged, 3 down, 4 new in this chart's top 100." },
+/** The fields of a chart row, in wire order: every one is always sent. */
+const chartItemProperties = {
+  hashtag_id: { type: "string", description: "Stable id of the hashtag, digits (up to 19: never a number)." },
+  hashtag_name: { type: "string", description: "Without #." },
+  country_info: {
+    ...countryInfo,
+    description: "The chart's country; for all_regions, the country where the hashtag drew the most views in the window.",
   },
-  required: [
-    "hashtag_id",
-    "hashtag_name",
-    "country_info",
-    "industry_info",
-    "is_promoted",
-    "trend",
-    "creators",
-    "publish_cnt",
-    "video_views",
-    "rank",
-    "rank_diff",
-    "rank_diff_type",
-  ],
+  industry_info: {
+    type: "object",
+    description: 'The hashtag\'s first-level industry, or {"id":"","value":"","label":""} when none is known.',
+    properties: {
+      id: { anyOf: [{ type: "integer" }, { type: "string", enum: [""] }] },
+      value: { type: "string" },
+      label: { type: "string" },
+    },
+    required: ["id", "value", "label"],
+  },
+  is_promoted: { type: "boolean" },
+  trend: {
+    type: "array",
+    description: "Popularity over the window: daily points for 7 and 30 days, weekly for 120; the peak is 1.",
+    items: {
+      type: "object",
+      properties: {
+        time: { type: "integer", description: "00:00 UTC, unix seconds." },
+        value: { type: "number", minimum: 0, maximum: 1 },
+      },
+      required: ["time", "value"],
+    },
+  },
+  creators: {
+    type: "array",
+    maxItems: 3,
+    items: {
+      type: "object",
+      properties: { nick_name: { type: "string" }, avatar_url: { type: "string" } },
+      required: ["nick_name", "avatar_url"],
+    },
+  },
+  publish_cnt: { type: "integer", description: "Videos with the hashtag published in the window." },
+  video_views: { type: "integer", description: "Views gained in the window by videos with the hashtag." },
+  rank: { type: "integer", minimum: 1, maximum: 100 },
+  rank_diff: { type: ["integer", "null"], description: "Places moved since the previous day's chart; null when new to it." },
+  rank_diff_type: { type: "integer", enum: [1, 2, 3, 4], description: "1 up, 2 unchanged, 3 down, 4 new in this chart's top 100." },
 };
+
+export const chartItemSchema = { type: "object", properties: chartItemProperties, required: Object.keys(chartItemProperties) };
 
 const requestId = { type: "string", description: "Also sent as the X-Request-Id header." };
 
