@@ -78,7 +78,7 @@ async function migrate(database: Database, schema: string | undefined): Promise<
   });
   let { error, results } = await migrator.migrateToLatest();
   // Kysely looks for its tables by reading the catalog of every schema: on PostgreSQL, another client
-  // dropping or creating tables meanwhile fails that read with "undefined column/table". A failed run
+  // dropping or creating tables or schemas meanwhile fails that read with "undefined column/table/schema". A failed run
   // applied nothing (pending migrations run in one transaction), so it is tried again.
   for (let retry = 0; retry < 3 && error !== undefined && isConcurrentCatalogChange(error); retry++) {
     ({ error, results } = await migrator.migrateToLatest());
@@ -91,5 +91,5 @@ async function migrate(database: Database, schema: string | undefined): Promise<
 
 function isConcurrentCatalogChange(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === "42703" || code === "42P01";
+  return code === "42703" || code === "42P01" || code === "3F000";
 }
