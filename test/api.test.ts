@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildServer } from "../src/http/server.js";
 import { createSimulation } from "../src/sources/simulator.js";
 import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
+import { newCaller } from "./keys.js";
 
 const PATH = "/v1/tiktok/trending/hashtags";
-const AUTH = { authorization: "Bearer tp_test_key_0123456789" };
 
 /** The example response of the documentation page the API is compatible with, verbatim. */
 function seedExample(): unknown {
@@ -34,7 +34,8 @@ for (const database of TEST_DATABASES) {
   describe.skipIf(!database.enabled)(`the public API on ${database.name}`, () => {
     let context: TestContext;
     let app: FastifyInstance;
-    const get = (url: string, headers: Record<string, string> = AUTH) => app.inject({ method: "GET", url, headers });
+    let auth: Record<string, string>;
+    const get = (url: string, headers: Record<string, string> = auth) => app.inject({ method: "GET", url, headers });
 
     beforeAll(async () => {
       context = await createTestContext(database.name);
@@ -42,6 +43,7 @@ for (const database of TEST_DATABASES) {
       await context.ingest.ingestCatalog(asInput(simulation.catalog));
       await context.ingest.ingestObservations(asInput(simulation.observations()));
       await context.engine.build();
+      auth = (await newCaller(context)).headers;
       app = (await buildServer(context, { logger: false })).app;
     }, 120_000);
 
@@ -124,12 +126,13 @@ for (const database of TEST_DATABASES) {
       });
     });
 
-    it("refuses a call without a well-formed Bearer key with a 401, before looking at its parameters", async () => {
+    it("refuses a call without a valid Bearer key with a 401, before looking at its parameters", async () => {
       const refused: Record<string, string>[] = [
         {},
-        { authorization: "tp_test_key_0123456789" },
+        { authorization: auth.authorization!.slice("Bearer ".length) },
         { authorization: "Bearer " },
         { authorization: "Basic dXNlcjpwYXNz" },
+        { authorization: "Bearer tp_live_0OIl" },
       ];
       for (const headers of refused) {
         const response = await get(`${PATH}?period=8`, headers);
@@ -148,10 +151,10 @@ for (const database of TEST_DATABASES) {
     });
 
     it("echoes a sane X-Request-Id and replaces any other", async () => {
-      const echoed = await get(PATH, { ...AUTH, "x-request-id": "client-42.a:b" });
+      const echoed = await get(PATH, { ...auth, "x-request-id": "client-42.a:b" });
       expect(echoed.headers["x-request-id"]).toBe("client-42.a:b");
       expect(echoed.json().requestId).toBe("client-42.a:b");
-      const replaced = await get(PATH, { ...AUTH, "x-request-id": "<script>" });
+      const replaced = await get(PATH, { ...auth, "x-request-id": "<script>" });
       expect(replaced.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
     });
 
@@ -203,6 +206,7 @@ describe("the public API as data arrives", () => {
   it("serves the new charts once a build replaces them", async () => {
     const context = await createTestContext("SQLite");
     const { app } = await buildServer(context, { logger: false, chartRecheckMs: 0 });
+    const auth = (await newCaller(context)).headers;
     try {
       const simulation = createSimulation({ seed: 11, days: 6, videosPerDay: 60, startDay: 20_454 });
       const records = [...simulation.observations()] as { observed_at: number }[];
@@ -210,10 +214,10 @@ describe("the public API as data arrives", () => {
       await context.ingest.ingestCatalog(asInput(simulation.catalog));
       await context.ingest.ingestObservations(asInput(records.filter((r) => Math.floor(r.observed_at / 86_400) < lastDay)));
       await context.engine.build();
-      const before = (await app.inject({ method: "GET", url: PATH, headers: AUTH })).json();
+      const before = (await app.inject({ method: "GET", url: PATH, headers: auth })).json();
       await context.ingest.ingestObservations(asInput(records));
       await context.engine.build();
-      const after = (await app.inject({ method: "GET", url: PATH, headers: AUTH })).json();
+      const after = (await app.inject({ method: "GET", url: PATH, headers: auth })).json();
       expect(after.data.as_of > before.data.as_of).toBe(true);
       expect(after.data.as_of).toBe(new Date(lastDay * 86_400_000).toISOString().slice(0, 10));
     } finally {
@@ -225,8 +229,9 @@ describe("the public API as data arrives", () => {
   it("answers 503 no_data and is not ready before the first build", async () => {
     const context = await createTestContext("SQLite");
     const { app } = await buildServer(context, { logger: false });
+    const auth = (await newCaller(context)).headers;
     try {
-      const response = await app.inject({ method: "GET", url: PATH, headers: AUTH });
+      const response = await app.inject({ method: "GET", url: PATH, headers: auth });
       expect(response.statusCode).toBe(503);
       expect(response.json()).toMatchObject({ code: 503, data: null, error: { type: "no_data" } });
       expect((await app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(503);

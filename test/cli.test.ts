@@ -26,7 +26,8 @@ describe("the tagpulse command", () => {
 
   it("lists its commands", async () => {
     const { stdout } = await run(process.execPath, [cli, "--help"]);
-    for (const command of ["simulate", "ingest", "build", "chart", "serve", "start"]) expect(stdout).toContain(command);
+    for (const command of ["simulate", "ingest", "build", "chart", "serve", "start", "accounts", "keys", "credits", "usage"])
+      expect(stdout).toContain(command);
   });
 
   it("simulates, ingests and prints a chart with every row in the API's shape", async () => {
@@ -83,6 +84,8 @@ describe("the tagpulse command", () => {
   });
 
   it("serves the API, logs each request without its key, and on SIGTERM answers the request in flight, then exits", async () => {
+    await tagpulse("accounts", "create", "log-test", "--credits", "100");
+    const issued = JSON.parse((await tagpulse("keys", "create", "--account", "log-test", "--json")).stdout) as { secret: string };
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const server = spawn(process.execPath, [cli, "--db", path.join(dir, "t.db"), "serve", "--port", String(port)], {
       cwd: dir,
@@ -93,7 +96,7 @@ describe("the tagpulse command", () => {
     server.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => server.once("exit", (code) => resolve(code)));
     const base = `http://127.0.0.1:${port}`;
-    const headers = { authorization: "Bearer secret_key_for_the_log_test" };
+    const headers = { authorization: `Bearer ${issued.secret}` };
     for (let tries = 0; ; tries++) {
       const ready = await fetch(`${base}/readyz`).catch(() => undefined);
       if (ready?.ok) break;
@@ -113,7 +116,7 @@ describe("the tagpulse command", () => {
       .filter((l) => l.msg === "request");
     expect(requests.length).toBeGreaterThanOrEqual(3);
     for (const line of requests) expect(line.reqId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(out).not.toContain("secret_key_for_the_log_test");
+    expect(out).not.toContain(issued.secret);
     expect(out).toContain("shutting down");
   }, 60_000);
 

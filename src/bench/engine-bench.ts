@@ -70,7 +70,7 @@ async function prepareWorld(): Promise<World> {
   fs.mkdirSync(dir, { recursive: true });
   const stem = path.join(dir, `world-${days}d-${videosPerDay}v`);
   const files = { history: `${stem}-history.ndjson`, lastDay: `${stem}-last-day.ndjson`, catalog: `${stem}-catalog.json` };
-  if (fs.existsSync(files.lastDay)) return files;
+  if (fs.existsSync(files.history)) return files;
   const started = performance.now();
   const simulation = createSimulation({ seed: 42, days, videosPerDay, startDay });
   fs.writeFileSync(files.catalog, JSON.stringify(simulation.catalog));

@@ -30,3 +30,14 @@ export async function seedDemoIfEmpty(context: AppContext, output: Output): Prom
   bar.stop();
   output.info(`stored ${formatCount(report.accepted)} observations (${formatCount(report.duplicate)} duplicates merged)`);
 }
+
+export const DEMO_ACCOUNT = "demo";
+export const DEMO_CREDITS = 1000;
+
+/** On the first start, an account to try the API with: its key, to print once, or undefined when accounts exist. */
+export async function seedDemoAccount(context: AppContext): Promise<string | undefined> {
+  if ((await context.accounts.listAccounts()).length > 0) return undefined;
+  await context.accounts.createAccount({ name: DEMO_ACCOUNT, credits: DEMO_CREDITS });
+  const { secret } = await context.accounts.createKey({ account: DEMO_ACCOUNT, name: "demo" });
+  return secret;
+}

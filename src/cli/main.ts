@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { createContext, type AppContext } from "../context.js";
 import { TagpulseError } from "../lib/errors.js";
+import { registerAccountCommands } from "./account-commands.js";
 import { runBuild } from "./build-command.js";
 import { runChart } from "./chart-command.js";
 import { runServe } from "./serve-command.js";
@@ -106,6 +107,8 @@ program
       );
     },
   );
+
+registerAccountCommands(program, withContext);
 
 for (const [name, description, demo] of [
   ["serve", "bring the charts up to date and serve the HTTP API (PORT, default 8080) until SIGTERM or SIGINT", false],

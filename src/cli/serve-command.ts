@@ -1,7 +1,7 @@
 import type { AppContext } from "../context.js";
 import { buildServer, everyLatestChart } from "../http/server.js";
 import { runBuild } from "./build-command.js";
-import { seedDemoIfEmpty } from "./demo-command.js";
+import { DEMO_ACCOUNT, DEMO_CREDITS, seedDemoAccount, seedDemoIfEmpty } from "./demo-command.js";
 import type { Output } from "./output.js";
 
 /**
@@ -10,6 +10,7 @@ import type { Output } from "./output.js";
  */
 export async function runServe(context: AppContext, output: Output, options: { demo: boolean; port?: number }): Promise<void> {
   if (options.demo) await seedDemoIfEmpty(context, output);
+  const demoKey = options.demo ? await seedDemoAccount(context) : undefined;
   await runBuild(context, output, { full: false });
   const { app, charts } = await buildServer(context);
   const port = options.port ?? context.config.port;
@@ -17,9 +18,14 @@ export async function runServe(context: AppContext, output: Output, options: { d
   const base = `http://localhost:${port}`;
   output.info(`\ntagpulse is serving ${base}`);
   output.info(`  docs:    ${base}/docs`);
-  output.info(
-    `  try it:  curl -H 'Authorization: Bearer tp_demo_key_0001' '${base}/v1/tiktok/trending/hashtags?period=7&region=all_regions'\n`,
-  );
+  if (demoKey) {
+    output.info(`  demo account "${DEMO_ACCOUNT}" with ${DEMO_CREDITS} credits; its API key, shown this once:\n\n    ${demoKey}\n`);
+    output.info(
+      `  try it:  curl -H 'Authorization: Bearer ${demoKey}' '${base}/v1/tiktok/trending/hashtags?period=7&region=all_regions'\n`,
+    );
+  } else {
+    output.info(`  keys:    tagpulse keys create --account <name>   (accounts: tagpulse accounts list)\n`);
+  }
   // Render the latest charts ahead of their first request, without holding up the ones that come meanwhile.
   const started = performance.now();
   void charts

@@ -8,6 +8,14 @@ export interface Config {
   /** Where the HTTP server listens. */
   readonly port: number;
   readonly host: string;
+  /** Enables the admin API under /admin/v1, authenticated by this token; absent, so is the API. */
+  readonly adminToken: string | undefined;
+  /** `redis://…`: rate limits are counted there, shared by every server process. */
+  readonly redisUrl: string | undefined;
+  /** Requests per minute of an API key without a limit of its own. */
+  readonly rateLimitPerMinute: number;
+  /** Failed authentications per minute from one address before it is refused for the rest of that minute. */
+  readonly authFailuresPerMinute: number;
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -38,8 +46,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: { da
     problems.push(`PORT must be a port number from 1 to 65535, got ${JSON.stringify(portText)}`);
   const host = env.HOST ?? "0.0.0.0";
   if (host.trim() === "") problems.push("HOST is empty");
+  const adminToken = env.ADMIN_TOKEN === undefined || env.ADMIN_TOKEN === "" ? undefined : env.ADMIN_TOKEN;
+  if (adminToken !== undefined && !/^[\x21-\x7e]{16,512}$/.test(adminToken))
+    problems.push("ADMIN_TOKEN must be 16 to 512 printable characters without spaces");
+  const redisUrl = env.REDIS_URL === undefined || env.REDIS_URL === "" ? undefined : env.REDIS_URL;
+  if (redisUrl !== undefined && !/^rediss?:\/\//i.test(redisUrl))
+    problems.push(`REDIS_URL must be a redis:// or rediss:// URL, got ${redactUrl(redisUrl)}`);
+  const perMinute = (name: string, fallback: number) => {
+    const text = env[name] ?? String(fallback);
+    if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 100_000_000) {
+      problems.push(`${name} must be an integer from 1 to 100000000, got ${JSON.stringify(text)}`);
+    }
+    return Number(text);
+  };
+  const rateLimitPerMinute = perMinute("RATE_LIMIT_PER_MINUTE", 600);
+  const authFailuresPerMinute = perMinute("AUTH_FAILURES_PER_MINUTE", 20);
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ databaseUrl, logLevel, port, host });
+  return Object.freeze({ databaseUrl, logLevel, port, host, adminToken, redisUrl, rateLimitPerMinute, authFailuresPerMinute });
 }
 
 export function isPostgresUrl(url: string): boolean {

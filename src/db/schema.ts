@@ -14,6 +14,10 @@ export interface DatabaseSchema {
   chart_series: ChartSeriesTable;
   engine_state: EngineStateTable;
   recounted_videos: RecountedVideosTable;
+  accounts: AccountsTable;
+  api_keys: ApiKeysTable;
+  credit_ledger: CreditLedgerTable;
+  usage_records: UsageRecordsTable;
 }
 
 /** Hashtag names seen in observations, interned to small integers. */
@@ -119,4 +123,53 @@ export interface ChartSeriesTable {
 export interface EngineStateTable {
   key: string;
   value: ColumnType<string, string, string>;
+}
+
+/** A customer: its prepaid credits. Times are Unix milliseconds. */
+export interface AccountsTable {
+  id: string;
+  name: string;
+  balance: number;
+  created_at: number;
+}
+
+/** An API key: only the SHA-256 of the secret is stored, plus a prefix to recognise it by. */
+export interface ApiKeysTable {
+  id: string;
+  account_id: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  /** Requests per minute, overriding the server's default. */
+  rate_limit: number | null;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+/** Every change of a balance, append-only: grants and refunds are positive, charges negative. */
+export interface CreditLedgerTable {
+  id: Generated<number>;
+  account_id: string;
+  kind: "grant" | "charge" | "refund";
+  amount: number;
+  balance_after: number;
+  reason: string;
+  key_id: string | null;
+  request_id: string | null;
+  created_at: number;
+}
+
+/** One row per authenticated call, charged or not. */
+export interface UsageRecordsTable {
+  id: Generated<number>;
+  account_id: string;
+  key_id: string;
+  request_id: string;
+  method: string;
+  route: string;
+  status: number;
+  cost: number;
+  latency_ms: number;
+  created_at: number;
 }

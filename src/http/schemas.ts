@@ -170,3 +170,86 @@ export const industryItemSchema = {
   properties: { id: { type: "integer" }, value: { type: "string" }, label: { type: "string" } },
   required: ["id", "value", "label"],
 };
+
+const isoTime = { type: "string", format: "date-time" };
+const nullableIsoTime = { type: ["string", "null"], format: "date-time" };
+
+export const accountSchema = {
+  type: "object",
+  properties: {
+    id: { type: "string", description: "acct_…" },
+    name: { type: "string" },
+    balance: { type: "integer", description: "Credits left." },
+    created_at: isoTime,
+  },
+  required: ["id", "name", "balance", "created_at"],
+};
+
+export const apiKeySchema = {
+  type: "object",
+  description: "An API key as stored: its secret is shown only once, when it is created.",
+  properties: {
+    id: { type: "string", description: "key_…" },
+    account_id: { type: "string" },
+    name: { type: "string" },
+    prefix: { type: "string", description: "The first characters of the key, to recognise it by." },
+    rate_limit: { type: ["integer", "null"], description: "Requests per minute; null for the server's default." },
+    created_at: isoTime,
+    last_used_at: { ...nullableIsoTime, description: "Within a minute of the last call." },
+    revoked_at: nullableIsoTime,
+  },
+  required: ["id", "account_id", "name", "prefix", "rate_limit", "created_at", "last_used_at", "revoked_at"],
+};
+
+export const ledgerEntrySchema = {
+  type: "object",
+  properties: {
+    id: { type: "integer" },
+    account_id: { type: "string" },
+    kind: { type: "string", enum: ["grant", "charge", "refund"] },
+    amount: { type: "integer", description: "Positive for grants and refunds, negative for charges." },
+    balance_after: { type: "integer" },
+    reason: { type: "string" },
+    key_id: { type: ["string", "null"] },
+    request_id: { type: ["string", "null"] },
+    created_at: isoTime,
+  },
+  required: ["id", "account_id", "kind", "amount", "balance_after", "reason", "key_id", "request_id", "created_at"],
+};
+
+export const usageReportSchema = {
+  type: "object",
+  properties: {
+    recent: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          request_id: { type: "string" },
+          key_id: { type: "string" },
+          method: { type: "string" },
+          route: { type: "string" },
+          status: { type: "integer" },
+          cost: { type: "integer", description: "Credits charged: the route's cost for a 200, else 0." },
+          latency_ms: { type: "number" },
+          created_at: isoTime,
+        },
+        required: ["request_id", "key_id", "method", "route", "status", "cost", "latency_ms", "created_at"],
+      },
+    },
+    daily: {
+      type: "array",
+      items: {
+        type: "object",
+        properties: {
+          day: { type: "string", format: "date" },
+          calls: { type: "integer" },
+          charged_calls: { type: "integer" },
+          credits: { type: "integer" },
+        },
+        required: ["day", "calls", "charged_calls", "credits"],
+      },
+    },
+  },
+  required: ["recent", "daily"],
+};

@@ -6,11 +6,14 @@ import type { AppContext } from "../context.js";
 import { parseChartParams, type ChartParams } from "../domain/chart-query.js";
 import { CHART_INDUSTRIES, CHART_REGIONS, PERIODS } from "../domain/chart-model.js";
 import { INDUSTRIES, REGIONS } from "../domain/reference-data.js";
-import { TagpulseError, type ErrorCode } from "../lib/errors.js";
+import { TagpulseError } from "../lib/errors.js";
 import { createChartResponses, type ChartResponses } from "./chart-responses.js";
+import { registerAccountRoutes } from "./account-routes.js";
+import { registerAdminRoutes } from "./admin-routes.js";
+import { errorBody, errorResponses, sendError } from "./envelope.js";
+import { installMetering } from "./metering.js";
 import { createMetrics } from "./metrics.js";
 import {
-  errorSchema,
   industryItemSchema,
   referenceListSchema,
   regionItemSchema,
@@ -23,6 +26,8 @@ import { TRENDING_EXAMPLE } from "./trending-example.js";
 /** Credits one call of a paid route costs, declared on the route (`config.cost`). */
 export const TRENDING_COST = 2;
 
+const TRENDING_ROUTE = "/v1/tiktok/trending/hashtags";
+
 /** Rows per page at most, as the compatible service documents. */
 const MAX_LIMIT = 20;
 
@@ -31,20 +36,6 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const LIST_START = Buffer.from(`{"code":0,"message":"success","data":{"list":[`);
 const COMMA = Buffer.from(",");
-
-/** A well-formed API key in an Authorization header. */
-const BEARER = /^Bearer ([\x21-\x7e]{8,512})$/;
-
-declare module "fastify" {
-  interface FastifyContextConfig {
-    /** Credits a successful call costs; absent on free routes. */
-    cost?: number;
-  }
-  interface FastifyRequest {
-    /** The caller's API key, on paid routes. */
-    apiKey?: string;
-  }
-}
 
 /** One log line per request, when it is answered, instead of one on arrival and one on answer. */
 class OneLinePerRequest extends LogController {
@@ -60,24 +51,12 @@ class OneLinePerRequest extends LogController {
 export interface ServerOptions {
   /** Pino logging of every request, at the configured level; off in tests. */
   readonly logger?: boolean;
+  /** Where log lines go (standard output by default). */
+  readonly logStream?: { write(line: string): void };
   /** Memory for rendered charts. */
   readonly chartCacheBytes?: number;
   /** How often the server looks for charts a build has replaced, in ms. */
   readonly chartRecheckMs?: number;
-}
-
-/** The error envelope of the public contract. */
-function errorBody(code: ErrorCode, status: number, message: string, requestId: string, param?: string) {
-  return { code: status, message, data: null, requestId, error: param === undefined ? { type: code } : { type: code, param } };
-}
-
-function sendError(reply: FastifyReply, error: TagpulseError): FastifyReply {
-  return reply.code(error.status).send(errorBody(error.code, error.status, error.message, String(reply.request.id), error.param));
-}
-
-/** Every error status a route can answer, with the error envelope. */
-function errorResponses(...statuses: number[]) {
-  return Object.fromEntries(statuses.map((status) => [status, errorSchema]));
 }
 
 /**
@@ -92,7 +71,11 @@ export async function buildServer(
     logger:
       options.logger === false
         ? false
-        : { level: context.config.logLevel, redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" } },
+        : {
+            level: context.config.logLevel,
+            redact: { paths: ["req.headers.authorization", "req.headers.cookie"], censor: "[redacted]" },
+            ...(options.logStream ? { stream: options.logStream } : {}),
+          },
     requestIdHeader: false,
     genReqId: (req) => {
       const id = req.headers["x-request-id"];
@@ -116,24 +99,29 @@ export async function buildServer(
         description:
           "TikTok trending hashtags computed from raw video observations. Paid calls take an API key as `Authorization: Bearer <key>` and cost credits.",
       },
-      components: { securitySchemes: { bearerAuth: { type: "http", scheme: "bearer" } } },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: "http", scheme: "bearer", description: "An API key, tp_live_…" },
+          ...(context.config.adminToken
+            ? { adminToken: { type: "http", scheme: "bearer", description: "The server's ADMIN_TOKEN." } }
+            : {}),
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
   app.addHook("onRequest", async (request, reply) => {
     reply.header("X-Request-Id", request.id);
-    const cost = request.routeOptions.config.cost;
-    if (cost === undefined) return;
-    // Until accounts exist, any well-formed key is accepted; billing slots in here.
-    const header = request.headers.authorization;
-    if (header === undefined) {
-      return sendError(reply, new TagpulseError("unauthorized", "missing API key: send the header Authorization: Bearer <key>"));
-    }
-    const match = BEARER.exec(header);
-    if (!match) return sendError(reply, new TagpulseError("unauthorized", "malformed Authorization header: expected Bearer <key>"));
-    request.apiKey = match[1]!;
   });
+  installMetering(app, context);
+  let redisWarnedAt = 0;
+  context.rateLimits.onRedisError((error) => {
+    if (Date.now() - redisWarnedAt < 10_000) return;
+    redisWarnedAt = Date.now();
+    app.log.warn({ err: error }, "Redis unreachable: rate limits are counted by this process alone until it is back");
+  });
+  await context.rateLimits.connect();
   // Once closing, each answer ends its connection: a kept-alive one would hold the close back until it times out.
   let closing = false;
   app.addHook("preClose", async () => {
@@ -154,13 +142,17 @@ export async function buildServer(
     }
     if (error.validation) {
       // The chart parser words the rule that was broken; the schema only found which parameter.
-      try {
-        parseChartParams(request.query as ChartParams, { maxLimit: MAX_LIMIT, paged: true });
-      } catch (parsed) {
-        if (parsed instanceof TagpulseError) return sendError(reply, parsed);
+      if (request.routeOptions.url === TRENDING_ROUTE) {
+        try {
+          parseChartParams(request.query as ChartParams, { maxLimit: MAX_LIMIT, paged: true });
+        } catch (parsed) {
+          if (parsed instanceof TagpulseError) return sendError(reply, parsed);
+        }
       }
       const first = error.validation[0];
-      const param = first?.instancePath.replace(/^\//, "") || String(first?.params["missingProperty"] ?? "");
+      const param =
+        first?.instancePath.replace(/^\//, "").replaceAll("/", ".") ||
+        String(first?.params["missingProperty"] ?? first?.params["additionalProperty"] ?? error.validationContext ?? "");
       return sendError(reply, new TagpulseError("invalid_parameter", `${param} ${first?.message ?? "is invalid"}`, { param }));
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
@@ -171,14 +163,19 @@ export async function buildServer(
       .code(500)
       .send(errorBody("internal", 500, "internal error: the request id identifies it in the server's logs", String(request.id)));
   });
+  registerAccountRoutes(app, context);
+  if (context.config.adminToken) registerAdminRoutes(app, context, context.config.adminToken);
+
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new TagpulseError("not_found", `no route ${request.method} ${request.url.split("?")[0]}`)),
   );
 
   app.get(
-    "/v1/tiktok/trending/hashtags",
+    TRENDING_ROUTE,
     {
       config: { cost: TRENDING_COST },
+      // A HEAD would be charged for a body it never gets.
+      exposeHeadRoute: false,
       schema: {
         summary: "Trending hashtags",
         description: `The top 100 hashtags of one chart, a page at a time. Costs ${TRENDING_COST} credits, charged only for a 200.`,

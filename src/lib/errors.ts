@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   insufficient_credits: 402,
   forbidden: 403,
   not_found: 404,
+  conflict: 409,
   rate_limited: 429,
   internal: 500,
   no_data: 503,

@@ -5,6 +5,7 @@ import { compactDerivedMigration } from "./002-compact-derived.js";
 import { seriesBlocksOf16DaysMigration } from "./003-series-blocks-of-16-days.js";
 import { videosByCreateTimeMigration } from "./004-videos-by-create-time.js";
 import { recountedVideosMigration } from "./005-recounted-videos.js";
+import { accountsMigration } from "./006-accounts.js";
 
 /** Every migration, in order. Names never change once released. */
 function listMigrations(dialect: Dialect): Record<string, Migration> {
@@ -14,6 +15,7 @@ function listMigrations(dialect: Dialect): Record<string, Migration> {
     "003-series-blocks-of-16-days": seriesBlocksOf16DaysMigration,
     "004-videos-by-create-time": videosByCreateTimeMigration,
     "005-recounted-videos": recountedVideosMigration(dialect),
+    "006-accounts": accountsMigration(dialect),
   };
 }
 
