@@ -15,6 +15,13 @@ export const TEST_DATABASES = [
   { name: "PostgreSQL", enabled: POSTGRES_URL !== undefined && POSTGRES_URL !== "" },
 ] as const;
 
+/** A Redis server for the tests of shared rate limits, when TEST_REDIS_URL names one (CI sets it). */
+export const REDIS_URL = process.env.TEST_REDIS_URL || undefined;
+
+if (!REDIS_URL) {
+  console.warn("Redis tests skipped: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379) to run them");
+}
+
 if (!POSTGRES_URL) {
   console.warn("PostgreSQL tests skipped: set TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them");
 }
