@@ -30,9 +30,10 @@ export interface TestContext extends AppContext {
   dispose(): Promise<void>;
 }
 
-export async function createTestContext(kind: "SQLite" | "PostgreSQL"): Promise<TestContext> {
+/** `env` configures the context as the environment would (REDIS_URL, RATE_LIMIT_PER_MINUTE, ADMIN_TOKEN…). */
+export async function createTestContext(kind: "SQLite" | "PostgreSQL", env: NodeJS.ProcessEnv = {}): Promise<TestContext> {
   if (kind === "SQLite") {
-    const context = await createContext(loadConfig({}, { databaseUrl: ":memory:" }));
+    const context = await createContext(loadConfig(env, { databaseUrl: ":memory:" }));
     return { ...context, dispose: () => context.close() };
   }
   const schema = `test_${randomBytes(6).toString("hex")}`;
@@ -40,7 +41,7 @@ export async function createTestContext(kind: "SQLite" | "PostgreSQL"): Promise<
   await admin.connect();
   await admin.query(`create schema ${schema}`);
   await admin.end();
-  const context = await createContext(loadConfig({}, { databaseUrl: POSTGRES_URL! }), { databaseSchema: schema });
+  const context = await createContext(loadConfig(env, { databaseUrl: POSTGRES_URL! }), { databaseSchema: schema });
   return {
     ...context,
     async dispose() {
