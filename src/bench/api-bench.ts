@@ -1,10 +1,13 @@
 /**
  * API benchmark: starts the server as its own process (on the demo world, seeded on first use) and a
  * bare Fastify route returning a fixed body of the same size in another, then drives each over loopback
- * with autocannon (50 connections, no pipelining). Prints requests/s, p50 and p99 latency of each and
- * the ratio real / bare.
+ * with autocannon (50 connections, no pipelining). The real endpoint is called with an API key, so
+ * every call is authenticated, rate-limited and charged. Prints requests/s, p50 and p99 latency of
+ * each, the ratio real / bare, and checks that the credits charged are exactly 2 per 200.
+ * On SQLite and on PostgreSQL (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test,
+ * in a database of its own).
  *
- *   npm run bench:api -- [--duration 10] [--connections 50] [--dir .bench]
+ *   npm run bench:api -- [--duration 10] [--connections 50] [--db sqlite,postgres] [--dir .bench]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -13,17 +16,24 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import Fastify from "fastify";
+import pg from "pg";
+import { loadConfig } from "../config/config.js";
+import { createContext } from "../context.js";
 
 const { values } = parseArgs({
   options: {
     duration: { type: "string", default: "10" },
     connections: { type: "string", default: "50" },
     dir: { type: "string", default: ".bench" },
+    db: { type: "string", default: "sqlite,postgres" },
     bare: { type: "string" },
   },
 });
 
-const AUTH = "Bearer tp_bench_key_0123456789";
+const postgresUrl = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+/** Enough credits and rate for any run: the limits are exercised, never reached. */
+const BENCH_CREDITS = 1_000_000_000_000;
+const BENCH_RATE_LIMIT = 100_000_000;
 const REGIONS = ["all_regions", "US", "GB", "BR", "ID", "JP", "DE", "FR"];
 const PERIODS = [7, 30, 120];
 const INDUSTRIES = ["nothing", "10000000000", "11000000000", "22000000000"];
@@ -60,6 +70,7 @@ interface Figures {
   p99: number;
   errors: number;
   non2xx: number;
+  ok: number;
 }
 
 async function drive(base: string, paths: string[], headers: Record<string, string>): Promise<Figures> {
@@ -78,6 +89,7 @@ async function drive(base: string, paths: string[], headers: Record<string, stri
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    ok: result["2xx"],
   };
 }
 
@@ -95,32 +107,75 @@ if (values.bare !== undefined) {
 } else {
   const dir = path.resolve(values.dir!);
   fs.mkdirSync(dir, { recursive: true });
+  const results: string[] = [];
+  for (const kind of values.db!.split(",")) {
+    if (kind !== "sqlite" && kind !== "postgres") throw new Error(`--db takes sqlite and/or postgres, got ${kind}`);
+    results.push(...(await benchDatabase(kind, kind === "sqlite" ? path.join(dir, "api-demo.db") : await postgresDatabase())));
+  }
+  console.log(`\n${results.join("\n")}`);
+}
+
+/** A PostgreSQL database of the benchmark's own, kept between runs so that its demo world is seeded once. */
+async function postgresDatabase(): Promise<string> {
+  const name = "tagpulse_api_bench";
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  const exists = await client.query("select 1 from pg_database where datname = $1", [name]);
+  if (exists.rowCount === 0) await client.query(`create database ${name}`);
+  await client.end();
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** An account and key of the benchmark's own: as many credits and calls as any run can spend. */
+async function benchKey(databaseUrl: string): Promise<{ secret: string; accountId: string; balance: () => Promise<number> }> {
+  const context = await createContext(loadConfig({}, { databaseUrl }));
+  const account = await context.accounts.createAccount({ name: `bench-${Date.now()}`, credits: BENCH_CREDITS });
+  const { secret } = await context.accounts.createKey({ account: account.id, name: "bench", rateLimit: BENCH_RATE_LIMIT });
+  await context.close();
+  return {
+    secret,
+    accountId: account.id,
+    async balance() {
+      const again = await createContext(loadConfig({}, { databaseUrl }));
+      const { balance } = await again.accounts.getAccount(account.id);
+      await again.close();
+      return balance;
+    },
+  };
+}
+
+async function benchDatabase(kind: "sqlite" | "postgres", databaseUrl: string): Promise<string[]> {
+  const name = kind === "sqlite" ? "SQLite" : "PostgreSQL";
   const cli = fileURLToPath(new URL("../cli/main.js", import.meta.url));
   const port = 18_000 + Math.floor(Math.random() * 1000);
   const real = spawn(process.execPath, [cli, "start", "--port", String(port)], {
-    env: { ...process.env, DATABASE_URL: path.join(dir, "api-demo.db"), LOG_LEVEL: process.env.LOG_LEVEL ?? "info" },
+    env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: process.env.LOG_LEVEL ?? "info" },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const children: ChildProcess[] = [real];
   try {
     const base = `http://127.0.0.1:${port}`;
-    console.log("starting the server on the demo world (seeded and built on first use) ...");
+    console.log(`${name}: starting the server on the demo world (seeded and built on first use) ...`);
     const started = performance.now();
-    await waitFor(`${base}/readyz`, real, 300);
+    await waitFor(`${base}/readyz`, real, 600);
     console.log(`ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     // Measured once the server has rendered the latest charts, as it does after each start.
     while (((await (await fetch(`${base}/readyz`)).json()) as { charts: { rendering: boolean } }).charts.rendering) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     console.log(`latest charts rendered ${((performance.now() - started) / 1000).toFixed(1)} s after start`);
+    const key = await benchKey(databaseUrl);
+    const auth = `Bearer ${key.secret}`;
     const paths = spread();
     // Every chart of the spread rendered once, as the server's own warm-up would.
     const warm = performance.now();
-    for (const p of paths) await fetch(base + p, { headers: { authorization: AUTH } });
+    for (const p of paths) await fetch(base + p, { headers: { authorization: auth } });
     console.log(`${paths.length} paths requested once in ${((performance.now() - warm) / 1000).toFixed(1)} s (first renders)`);
 
-    const sample = await (await fetch(`${base}${paths[0]}`, { headers: { authorization: AUTH } })).text();
-    const bodyFile = path.join(dir, "bare-body.json");
+    const sample = await (await fetch(`${base}${paths[0]}`, { headers: { authorization: auth } })).text();
+    const bodyFile = path.join(path.resolve(values.dir!), "bare-body.json");
     fs.writeFileSync(bodyFile, sample);
     const bare = spawn(process.execPath, [fileURLToPath(import.meta.url), "--bare", bodyFile], { stdio: ["ignore", "pipe", "inherit"] });
     children.push(bare);
@@ -134,15 +189,25 @@ if (values.bare !== undefined) {
 
     console.log(`driving each for ${values.duration} s, ${values.connections} connections, no pipelining ...`);
     const bareFigures = await drive(`http://127.0.0.1:${barePort}`, ["/bare"], {});
-    const realFigures = await drive(base, paths, { authorization: AUTH });
-    const row = (name: string, f: Figures) =>
-      `| ${name} | ${Math.round(f.requestsPerSecond).toLocaleString("en-US")} | ${f.p50} | ${f.p99} | ${f.errors + f.non2xx} |`;
-    console.log(`\nbody: ${Buffer.byteLength(sample).toLocaleString("en-US")} bytes; server log level: ${process.env.LOG_LEVEL ?? "info"}`);
-    console.log("| route | requests/s | p50 ms | p99 ms | errors |");
-    console.log("| --- | ---: | ---: | ---: | ---: |");
-    console.log(row("bare Fastify route, fixed body", bareFigures));
-    console.log(row(`GET /v1/tiktok/trending/hashtags, ${paths.length} paths`, realFigures));
-    console.log(`\nratio real / bare: ${(realFigures.requestsPerSecond / bareFigures.requestsPerSecond).toFixed(2)}`);
+    const before = await key.balance();
+    const realFigures = await drive(base, paths, { authorization: auth });
+    // Calls still in flight when the run stops are answered (and charged) after autocannon counts.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const charged = before - (await key.balance());
+    const unseen = charged / 2 - realFigures.ok;
+    const row = (route: string, f: Figures) =>
+      `| ${name} | ${route} | ${Math.round(f.requestsPerSecond).toLocaleString("en-US")} | ${f.p50} | ${f.p99} | ${f.errors + f.non2xx} |`;
+    return [
+      `${name}: body ${Buffer.byteLength(sample).toLocaleString("en-US")} bytes; server log level ${process.env.LOG_LEVEL ?? "info"}`,
+      "| database | route | requests/s | p50 ms | p99 ms | errors |",
+      "| --- | --- | ---: | ---: | ---: | ---: |",
+      row("bare Fastify route, fixed body", bareFigures),
+      row(`GET /v1/tiktok/trending/hashtags with key and billing, ${paths.length} paths`, realFigures),
+      `ratio real / bare: ${(realFigures.requestsPerSecond / bareFigures.requestsPerSecond).toFixed(2)}`,
+      `charged ${charged.toLocaleString("en-US")} credits for ${realFigures.ok.toLocaleString("en-US")} answers 200 received` +
+        (unseen === 0 ? ": exactly 2 each" : `, and ${unseen} answered after the run stopped counting`),
+      "",
+    ];
   } finally {
     for (const child of children) child.kill("SIGTERM");
   }
