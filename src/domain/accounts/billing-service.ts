@@ -133,8 +133,7 @@ export function createBillingService(deps: { database: Database; now?: () => num
       const revoked = Boolean(row.revoked);
       const balance = Number(row.balance);
       remember(call.caller.accountId, balance);
-      const status = revoked ? 401 : call.status === 200 && call.cost > 0 && !charged ? 402 : call.status;
-      return { status, charged: charged ? call.cost : 0, balance };
+      return { status: finalStatus(call, revoked, charged), charged: charged ? call.cost : 0, balance };
     },
 
     forget(keyId) {
@@ -142,6 +141,16 @@ export function createBillingService(deps: { database: Database; now?: () => num
       else for (const [hash, caller] of keys.entries()) if (caller.keyId === keyId) keys.delete(hash);
     },
   };
+}
+
+/**
+ * The status a call ends with: a success with a key revoked meanwhile is refused, an unpaid 200 of a
+ * paid route is a 402; anything else keeps its status.
+ */
+function finalStatus(call: Call, revoked: boolean, charged: boolean): number {
+  if (revoked && call.status < 400) return 401;
+  if (call.status === 200 && call.cost > 0 && !charged) return 402;
+  return call.status;
 }
 
 interface BillingStore {
@@ -190,7 +199,7 @@ function sqliteStore(sqlite: NonNullable<Database["sqlite"]>): BillingStore {
       }
     }
     balance ??= readBalance.get(caller.accountId)?.balance ?? 0;
-    const status = revoked ? 401 : call.status === 200 && cost > 0 && !charged ? 402 : call.status;
+    const status = finalStatus(call, revoked, charged);
     usage.run(caller.accountId, caller.keyId, call.requestId, call.method, call.route, status, charged ? cost : 0, call.latencyMs, at);
     if (key && (key.last_used_at === null || key.last_used_at <= at - LAST_USED_RESOLUTION_MS)) touch.run(at, caller.keyId);
     return { charged, revoked, balance };
@@ -224,7 +233,7 @@ function postgresStore(database: Database): BillingStore {
     usage as (
       insert into usage_records (account_id, key_id, request_id, method, route, status, cost, latency_ms, created_at)
       select $2, $1, $6, $8, $9,
-        case when o.revoked then 401 when $4::boolean and not o.charged then 402 else $10 end,
+        case when o.revoked and $10 < 400 then 401 when $4::boolean and not o.charged then 402 else $10 end,
         case when o.charged then $3 else 0 end, $11, $7
       from outcome o),
     touched as (
