@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { createContext, type AppContext } from "../context.js";
 import { TagpulseError } from "../lib/errors.js";
@@ -15,7 +15,9 @@ const program = new Command()
   .name("tagpulse")
   .description("TikTok trending-hashtag charts computed from raw video observations")
   .option("--db <url>", "database: a postgres:// URL or a SQLite file (default: $DATABASE_URL or ./data/tagpulse.db)")
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors end like every other refused input, with exit code 2 (help and --version with 0).
+  .exitOverride();
 
 function positiveInt(name: string) {
   return (value: string) => {
@@ -126,7 +128,9 @@ for (const [name, description, demo] of [
 try {
   await program.parseAsync();
 } catch (error) {
-  if (error instanceof TagpulseError) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else if (error instanceof TagpulseError) {
     process.stderr.write(`tagpulse: ${error.message}\n`);
     process.exitCode = error.status < 500 ? 2 : 1;
   } else if (error instanceof ConfigError) {

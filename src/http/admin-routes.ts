@@ -119,6 +119,10 @@ export function registerAdminRoutes(app: FastifyInstance, context: AppContext, a
       admin.post(
         "/accounts/:account/keys",
         {
+          // Every property has a default: a request without a body asks for a default key.
+          preValidation: async (request) => {
+            request.body ??= {};
+          },
           schema: {
             summary: "Issue an API key. Its secret is in this response and nowhere else, ever.",
             tags,
@@ -147,7 +151,7 @@ export function registerAdminRoutes(app: FastifyInstance, context: AppContext, a
           },
         },
         async (request, reply) => {
-          const body = (request.body ?? {}) as { name?: string; rate_limit?: number | null };
+          const body = request.body as { name?: string; rate_limit?: number | null };
           const created = await accounts.createKey({
             account: (request.params as { account: string }).account,
             name: body.name ?? "default",

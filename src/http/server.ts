@@ -82,6 +82,8 @@ export async function buildServer(
       return typeof id === "string" && SANE_REQUEST_ID.test(id) ? id : randomUUID();
     },
     return503OnClosing: true,
+    // A body property the schema does not know is refused, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
     logController: new OneLinePerRequest(),
   });
   const charts = createChartResponses(context.charts, {

@@ -97,7 +97,7 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
 
     async authBlockedFor(address) {
       const res = await authFailures.get(address);
-      if (!res || res.consumedPoints <= options.authFailuresPerMinute) return 0;
+      if (!res || res.consumedPoints < options.authFailuresPerMinute) return 0;
       return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
     },
 
