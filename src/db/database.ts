@@ -55,7 +55,7 @@ function openSqlite(file: string): Database {
 function openPostgres(url: string, schema: string | undefined): Database {
   const pool = new pg.Pool({
     connectionString: url,
-    max: 4,
+    max: 8,
     // Counts and views fit in a double exactly (< 2^53); ids stay text.
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>

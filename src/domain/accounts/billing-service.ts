@@ -60,6 +60,15 @@ export interface BillingService {
   forget(keyId?: string): void;
 }
 
+/** Calls settled in one transaction at most. */
+const MAX_BATCH = 256;
+
+interface PendingCall {
+  readonly call: Call;
+  resolve(settlement: Settlement): void;
+  reject(error: unknown): void;
+}
+
 /** How long an authenticated key is trusted without reading it again. The charge re-checks revocation. */
 const KEY_TTL_MS = 10_000;
 
@@ -88,6 +97,45 @@ export function createBillingService(deps: { database: Database; now?: () => num
   const keys = new LRUCache<string, Caller>({ max: 10_000, ttl: KEY_TTL_MS });
   const balances = new Map<string, number>();
   const store = database.sqlite ? sqliteStore(database.sqlite) : postgresStore(database);
+
+  // Calls are settled in batches, one transaction each: a commit (and its disk write) is paid per
+  // batch, not per call. A batch takes whatever calls arrived while the one before was committing.
+  let pending: PendingCall[] = [];
+  let flushScheduled = false;
+  let inFlight = 0;
+  const flush = () => {
+    flushScheduled = false;
+    while (pending.length > 0 && inFlight < store.concurrency) {
+      const batch = pending.slice(0, MAX_BATCH);
+      pending = pending.slice(batch.length);
+      inFlight++;
+      void settleBatch(batch).finally(() => {
+        inFlight--;
+        if (pending.length > 0 && !flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
+    }
+  };
+  const settleBatch = async (batch: PendingCall[]) => {
+    try {
+      const rows = await store.settle(
+        batch.map((p) => p.call),
+        now(),
+      );
+      batch.forEach(({ call, resolve }, i) => {
+        const row = rows[i]!;
+        const charged = Boolean(row.charged);
+        const balance = Number(row.balance);
+        remember(call.caller.accountId, balance);
+        resolve({ status: finalStatus(call, Boolean(row.revoked), charged), charged: charged ? call.cost : 0, balance });
+      });
+    } catch (error) {
+      // The batch's transaction rolled back: none of its calls was charged or recorded.
+      for (const { reject } of batch) reject(error);
+    }
+  };
 
   const remember = (accountId: string, balance: number) => {
     if (balances.size >= 100_000 && !balances.has(accountId)) balances.clear();
@@ -126,14 +174,14 @@ export function createBillingService(deps: { database: Database; now?: () => num
       return balance;
     },
 
-    async settle(call) {
-      const at = now();
-      const row = await store.settle(call, at);
-      const charged = Boolean(row.charged);
-      const revoked = Boolean(row.revoked);
-      const balance = Number(row.balance);
-      remember(call.caller.accountId, balance);
-      return { status: finalStatus(call, revoked, charged), charged: charged ? call.cost : 0, balance };
+    settle(call) {
+      return new Promise<Settlement>((resolve, reject) => {
+        pending.push({ call, resolve, reject });
+        if (!flushScheduled && inFlight < store.concurrency) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
     },
 
     forget(keyId) {
@@ -156,7 +204,10 @@ function finalStatus(call: Call, revoked: boolean, charged: boolean): number {
 interface BillingStore {
   findKey(hash: string): Promise<KeyRow | undefined>;
   balance(accountId: string): Promise<number>;
-  settle(call: Call, at: number): Promise<SettleRow>;
+  /** Settles calls in order, in one transaction: a call sees the balance the calls before it left. */
+  settle(calls: readonly Call[], at: number): Promise<SettleRow[]>;
+  /** Batches committed at the same time at most. */
+  readonly concurrency: number;
 }
 
 /**
@@ -184,7 +235,7 @@ function sqliteStore(sqlite: NonNullable<Database["sqlite"]>): BillingStore {
   );
   const touch = sqlite.prepare("update api_keys set last_used_at = ? where id = ?");
 
-  const settle = sqlite.transaction((call: Call, at: number): SettleRow => {
+  const settleOne = (call: Call, at: number): SettleRow => {
     const { caller, cost } = call;
     const key = readKey.get(caller.keyId);
     const revoked = key === undefined || key.revoked_at !== null;
@@ -203,46 +254,26 @@ function sqliteStore(sqlite: NonNullable<Database["sqlite"]>): BillingStore {
     usage.run(caller.accountId, caller.keyId, call.requestId, call.method, call.route, status, charged ? cost : 0, call.latencyMs, at);
     if (key && (key.last_used_at === null || key.last_used_at <= at - LAST_USED_RESOLUTION_MS)) touch.run(at, caller.keyId);
     return { charged, revoked, balance };
-  });
+  };
+  const settle = sqlite.transaction((calls: readonly Call[], at: number) => calls.map((call) => settleOne(call, at)));
 
   return {
     findKey: async (hash) => findKey.get(hash),
     balance: async (accountId) => readBalance.get(accountId)?.balance ?? 0,
-    settle: async (call, at) => settle.immediate(call, at),
+    settle: async (calls, at) => settle.immediate(calls, at),
+    // Synchronous: one batch at a time.
+    concurrency: 1,
   };
 }
 
 /**
- * PostgreSQL: one statement, so one round trip and its own transaction. The conditional update is
- * the charge: concurrent ones on an account queue on its row, and each sees the balance the one
- * before it left.
+ * PostgreSQL: a batch is one call of the tagpulse_settle function (migration 007), so one round trip
+ * and one transaction. Its conditional updates are the charges: concurrent batches on an account queue
+ * on its row, and each sees the balance the one before it left. Calls go in (account, key) order, so
+ * that batches take their row locks in one order and never deadlock.
  */
 function postgresStore(database: Database): BillingStore {
   const pool = database.pool!;
-  const SETTLE = `
-    with key as (select revoked_at is not null as revoked from api_keys where id = $1),
-    charged as (
-      update accounts set balance = balance - $3
-      where id = $2 and $4::boolean and balance >= $3 and exists (select 1 from key where not revoked)
-      returning balance),
-    ledger as (
-      insert into credit_ledger (account_id, kind, amount, balance_after, reason, key_id, request_id, created_at)
-      select $2, 'charge', -$3::bigint, balance, $5, $1, $6, $7 from charged),
-    outcome as (
-      select exists (select 1 from charged) as charged, coalesce((select revoked from key), true) as revoked),
-    usage as (
-      insert into usage_records (account_id, key_id, request_id, method, route, status, cost, latency_ms, created_at)
-      select $2, $1, $6, $8, $9,
-        case when o.revoked and $10 < 400 then 401 when $4::boolean and not o.charged then 402 else $10 end,
-        case when o.charged then $3 else 0 end, $11, $7
-      from outcome o),
-    touched as (
-      update api_keys set last_used_at = $7
-      where id = $1 and (last_used_at is null or last_used_at <= $7::bigint - ${LAST_USED_RESOLUTION_MS}))
-    select o.charged, o.revoked,
-      coalesce((select balance from charged), (select balance from accounts where id = $2), 0) as balance
-    from outcome o`;
-
   return {
     async findKey(hash) {
       const result = await pool.query<KeyRow>("select id, name, prefix, account_id, rate_limit, revoked_at from api_keys where hash = $1", [
@@ -254,26 +285,48 @@ function postgresStore(database: Database): BillingStore {
       const result = await pool.query<{ balance: number }>("select balance from accounts where id = $1", [accountId]);
       return Number(result.rows[0]?.balance ?? 0);
     },
-    async settle(call, at) {
-      const { caller } = call;
-      const result = await pool.query<SettleRow>({
-        name: "tagpulse-settle",
-        text: SETTLE,
-        values: [
-          caller.keyId,
-          caller.accountId,
-          call.cost,
-          call.status === 200 && call.cost > 0,
-          `${call.method} ${call.route}`,
-          call.requestId,
-          at,
-          call.method,
-          call.route,
-          call.status,
-          call.latencyMs,
-        ],
-      });
-      return result.rows[0]!;
+    async settle(calls, at) {
+      const order = calls.map((_, i) => i);
+      const byLockOrder = (i: number, j: number) => {
+        const a = calls[i]!.caller;
+        const b = calls[j]!.caller;
+        return a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : i - j;
+      };
+      order.sort(byLockOrder);
+      const column = <T>(pick: (call: Call) => T) => order.map((i) => pick(calls[i]!));
+      const query = () =>
+        pool.query<SettleRow & { n: number }>({
+          name: "tagpulse-settle",
+          text: "select n, charged, revoked, balance from tagpulse_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+          values: [
+            column((c) => c.caller.keyId),
+            column((c) => c.caller.accountId),
+            column((c) => c.cost),
+            column((c) => c.status === 200 && c.cost > 0),
+            column((c) => `${c.method} ${c.route}`),
+            column((c) => c.requestId),
+            column((c) => c.method),
+            column((c) => c.route),
+            column((c) => c.status),
+            column((c) => c.latencyMs),
+            at,
+            LAST_USED_RESOLUTION_MS,
+          ],
+        });
+      let result;
+      for (let attempt = 1; result === undefined; attempt++) {
+        try {
+          result = await query();
+        } catch (error) {
+          // A deadlock with an operator's statement rolled the batch back whole: it is tried again.
+          const code = (error as { code?: unknown } | null)?.code;
+          if (attempt >= 3 || (code !== "40P01" && code !== "40001")) throw error;
+        }
+      }
+      const rows: SettleRow[] = new Array(calls.length);
+      for (const row of result.rows) rows[order[row.n - 1]!] = row;
+      return rows;
     },
+    concurrency: 2,
   };
 }
