@@ -6,7 +6,6 @@ import { seriesBlocksOf16DaysMigration } from "./003-series-blocks-of-16-days.js
 import { videosByCreateTimeMigration } from "./004-videos-by-create-time.js";
 import { recountedVideosMigration } from "./005-recounted-videos.js";
 import { accountsMigration } from "./006-accounts.js";
-import { settleFunctionMigration } from "./007-settle-function.js";
 
 /** Every migration, in order. Names never change once released. */
 function listMigrations(dialect: Dialect): Record<string, Migration> {
@@ -17,7 +16,6 @@ function listMigrations(dialect: Dialect): Record<string, Migration> {
     "004-videos-by-create-time": videosByCreateTimeMigration,
     "005-recounted-videos": recountedVideosMigration(dialect),
     "006-accounts": accountsMigration(dialect),
-    "007-settle-function": settleFunctionMigration(dialect),
   };
 }
 

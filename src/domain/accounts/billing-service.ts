@@ -210,21 +210,65 @@ interface BillingStore {
   readonly concurrency: number;
 }
 
+interface StoredKey {
+  readonly revoked_at: number | null;
+  readonly last_used_at: number | null;
+}
+
+/** What settling a batch changes: written by the store in the transaction it read the balances in. */
+interface SettlementWrites {
+  /** Accounts whose balance changed, with the new balance. */
+  readonly balances: Map<string, number>;
+  readonly charges: { accountId: string; cost: number; balanceAfter: number; call: Call }[];
+  readonly usage: { call: Call; status: number; cost: number }[];
+  /** Keys whose last use is to be noted. */
+  readonly touched: Set<string>;
+}
+
 /**
- * SQLite: synchronous prepared statements in one immediate transaction, which takes the write lock
- * first, so that processes sharing the file charge one after the other.
+ * Settles a batch against the balances and keys read (and, on PostgreSQL, locked) in its
+ * transaction, call by call in order: a paid 200 of a key not revoked is charged if the balance left
+ * by the calls before covers it. Every call gets a usage record with the status it ends with.
+ */
+function planSettlement(
+  calls: readonly Call[],
+  balances: ReadonlyMap<string, number>,
+  keys: ReadonlyMap<string, StoredKey>,
+  at: number,
+): { rows: SettleRow[]; writes: SettlementWrites } {
+  const writes: SettlementWrites = { balances: new Map(), charges: [], usage: [], touched: new Set() };
+  const rows = calls.map((call): SettleRow => {
+    const { caller, cost } = call;
+    const key = keys.get(caller.keyId);
+    const revoked = key === undefined || key.revoked_at !== null;
+    let balance = writes.balances.get(caller.accountId) ?? balances.get(caller.accountId) ?? 0;
+    const charged = call.status === 200 && cost > 0 && !revoked && balance >= cost;
+    if (charged) {
+      balance -= cost;
+      writes.balances.set(caller.accountId, balance);
+      writes.charges.push({ accountId: caller.accountId, cost, balanceAfter: balance, call });
+    }
+    writes.usage.push({ call, status: finalStatus(call, revoked, charged), cost: charged ? cost : 0 });
+    if (key && !revoked && (key.last_used_at === null || key.last_used_at <= at - LAST_USED_RESOLUTION_MS))
+      writes.touched.add(caller.keyId);
+    return { charged, revoked, balance };
+  });
+  return { rows, writes };
+}
+
+const distinct = (values: Iterable<string>): string[] => [...new Set(values)].sort();
+
+/**
+ * SQLite: one immediate transaction, which takes the write lock before reading the balances, so
+ * that processes sharing the file settle one batch after the other.
  */
 function sqliteStore(sqlite: NonNullable<Database["sqlite"]>): BillingStore {
   const findKey = sqlite.prepare<[string], KeyRow>(
     "select id, name, prefix, account_id, rate_limit, revoked_at from api_keys where hash = ?",
   );
   const readBalance = sqlite.prepare<[string], { balance: number }>("select balance from accounts where id = ?");
-  const readKey = sqlite.prepare<[string], { revoked_at: number | null; last_used_at: number | null }>(
-    "select revoked_at, last_used_at from api_keys where id = ?",
-  );
-  const charge = sqlite.prepare<[number, string, number], { balance: number }>(
-    "update accounts set balance = balance - ? where id = ? and balance >= ? returning balance",
-  );
+  const readKey = sqlite.prepare<[string], StoredKey>("select revoked_at, last_used_at from api_keys where id = ?");
+  const writeBalance = sqlite.prepare("update accounts set balance = ? where id = ?");
   const ledger = sqlite.prepare(
     `insert into credit_ledger (account_id, kind, amount, balance_after, reason, key_id, request_id, created_at)
      values (?, 'charge', ?, ?, ?, ?, ?, ?)`,
@@ -235,27 +279,28 @@ function sqliteStore(sqlite: NonNullable<Database["sqlite"]>): BillingStore {
   );
   const touch = sqlite.prepare("update api_keys set last_used_at = ? where id = ?");
 
-  const settleOne = (call: Call, at: number): SettleRow => {
-    const { caller, cost } = call;
-    const key = readKey.get(caller.keyId);
-    const revoked = key === undefined || key.revoked_at !== null;
-    let balance: number | undefined;
-    let charged = false;
-    if (call.status === 200 && cost > 0 && !revoked) {
-      const row = charge.get(cost, caller.accountId, cost);
-      if (row) {
-        charged = true;
-        balance = row.balance;
-        ledger.run(caller.accountId, -cost, balance, `${call.method} ${call.route}`, caller.keyId, call.requestId, at);
-      }
+  const settle = sqlite.transaction((calls: readonly Call[], at: number) => {
+    const balances = new Map<string, number>();
+    for (const id of distinct(calls.map((c) => c.caller.accountId))) {
+      const row = readBalance.get(id);
+      if (row) balances.set(id, row.balance);
     }
-    balance ??= readBalance.get(caller.accountId)?.balance ?? 0;
-    const status = finalStatus(call, revoked, charged);
-    usage.run(caller.accountId, caller.keyId, call.requestId, call.method, call.route, status, charged ? cost : 0, call.latencyMs, at);
-    if (key && (key.last_used_at === null || key.last_used_at <= at - LAST_USED_RESOLUTION_MS)) touch.run(at, caller.keyId);
-    return { charged, revoked, balance };
-  };
-  const settle = sqlite.transaction((calls: readonly Call[], at: number) => calls.map((call) => settleOne(call, at)));
+    const keys = new Map<string, StoredKey>();
+    for (const id of distinct(calls.map((c) => c.caller.keyId))) {
+      const row = readKey.get(id);
+      if (row) keys.set(id, row);
+    }
+    const { rows, writes } = planSettlement(calls, balances, keys, at);
+    for (const [id, balance] of writes.balances) writeBalance.run(balance, id);
+    for (const { accountId, cost, balanceAfter, call } of writes.charges) {
+      ledger.run(accountId, -cost, balanceAfter, `${call.method} ${call.route}`, call.caller.keyId, call.requestId, at);
+    }
+    for (const { call, status, cost } of writes.usage) {
+      usage.run(call.caller.accountId, call.caller.keyId, call.requestId, call.method, call.route, status, cost, call.latencyMs, at);
+    }
+    for (const id of writes.touched) touch.run(at, id);
+    return rows;
+  });
 
   return {
     findKey: async (hash) => findKey.get(hash),
@@ -267,10 +312,10 @@ function sqliteStore(sqlite: NonNullable<Database["sqlite"]>): BillingStore {
 }
 
 /**
- * PostgreSQL: a batch is one call of the tagpulse_settle function (migration 007), so one round trip
- * and one transaction. Its conditional updates are the charges: concurrent batches on an account queue
- * on its row, and each sees the balance the one before it left. Calls go in (account, key) order, so
- * that batches take their row locks in one order and never deadlock.
+ * PostgreSQL: one transaction of four statements. It locks the batch's accounts (in id order, so
+ * that concurrent batches, of this process or another, queue on them and never deadlock), reads their
+ * balances and keys, and writes everything the batch changed in one statement. A key's row is only
+ * written while its account's row is held.
  */
 function postgresStore(database: Database): BillingStore {
   const pool = database.pool!;
@@ -286,46 +331,72 @@ function postgresStore(database: Database): BillingStore {
       return Number(result.rows[0]?.balance ?? 0);
     },
     async settle(calls, at) {
-      const order = calls.map((_, i) => i);
-      const byLockOrder = (i: number, j: number) => {
-        const a = calls[i]!.caller;
-        const b = calls[j]!.caller;
-        return a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : i - j;
-      };
-      order.sort(byLockOrder);
-      const column = <T>(pick: (call: Call) => T) => order.map((i) => pick(calls[i]!));
-      const query = () =>
-        pool.query<SettleRow & { n: number }>({
-          name: "tagpulse-settle",
-          text: "select n, charged, revoked, balance from tagpulse_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+      const client = await pool.connect();
+      try {
+        await client.query("begin");
+        const locked = await client.query<{ id: string; balance: number }>({
+          name: "tagpulse-settle-lock",
+          text: "select id, balance from accounts where id = any($1) order by id for update",
+          values: [distinct(calls.map((c) => c.caller.accountId))],
+        });
+        const stored = await client.query<StoredKey & { id: string }>({
+          name: "tagpulse-settle-keys",
+          text: "select id, revoked_at, last_used_at from api_keys where id = any($1)",
+          values: [distinct(calls.map((c) => c.caller.keyId))],
+        });
+        const { rows, writes } = planSettlement(
+          calls,
+          new Map(locked.rows.map((r) => [r.id, Number(r.balance)])),
+          new Map(stored.rows.map((r) => [r.id, r])),
+          at,
+        );
+        const { charges, usage } = writes;
+        await client.query({
+          name: "tagpulse-settle-write",
+          text: `
+            with balances as (
+              update accounts a set balance = v.balance from unnest($1::text[], $2::bigint[]) as v (id, balance) where a.id = v.id),
+            ledger as (
+              insert into credit_ledger (account_id, kind, amount, balance_after, reason, key_id, request_id, created_at)
+              select account_id, 'charge', amount, balance_after, reason, key_id, request_id, $16::bigint
+              from unnest($3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[])
+                as l (account_id, amount, balance_after, reason, key_id, request_id)),
+            usage as (
+              insert into usage_records (account_id, key_id, request_id, method, route, status, cost, latency_ms, created_at)
+              select account_id, key_id, request_id, method, route, status, cost, latency_ms, $16::bigint
+              from unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::integer[], $15::integer[], $17::real[])
+                as u (account_id, key_id, request_id, method, route, status, cost, latency_ms)),
+            touched as (update api_keys set last_used_at = $16::bigint where id = any($18::text[]))
+            select 1`,
           values: [
-            column((c) => c.caller.keyId),
-            column((c) => c.caller.accountId),
-            column((c) => c.cost),
-            column((c) => c.status === 200 && c.cost > 0),
-            column((c) => `${c.method} ${c.route}`),
-            column((c) => c.requestId),
-            column((c) => c.method),
-            column((c) => c.route),
-            column((c) => c.status),
-            column((c) => c.latencyMs),
+            [...writes.balances.keys()],
+            [...writes.balances.values()],
+            charges.map((c) => c.accountId),
+            charges.map((c) => -c.cost),
+            charges.map((c) => c.balanceAfter),
+            charges.map((c) => `${c.call.method} ${c.call.route}`),
+            charges.map((c) => c.call.caller.keyId),
+            charges.map((c) => c.call.requestId),
+            usage.map((u) => u.call.caller.accountId),
+            usage.map((u) => u.call.caller.keyId),
+            usage.map((u) => u.call.requestId),
+            usage.map((u) => u.call.method),
+            usage.map((u) => u.call.route),
+            usage.map((u) => u.status),
+            usage.map((u) => u.cost),
             at,
-            LAST_USED_RESOLUTION_MS,
+            usage.map((u) => u.call.latencyMs),
+            [...writes.touched],
           ],
         });
-      let result;
-      for (let attempt = 1; result === undefined; attempt++) {
-        try {
-          result = await query();
-        } catch (error) {
-          // A deadlock with an operator's statement rolled the batch back whole: it is tried again.
-          const code = (error as { code?: unknown } | null)?.code;
-          if (attempt >= 3 || (code !== "40P01" && code !== "40001")) throw error;
-        }
+        await client.query("commit");
+        return rows;
+      } catch (error) {
+        await client.query("rollback").catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
       }
-      const rows: SettleRow[] = new Array(calls.length);
-      for (const row of result.rows) rows[order[row.n - 1]!] = row;
-      return rows;
     },
     concurrency: 2,
   };
