@@ -312,7 +312,7 @@ function sqliteStore(sqlite: NonNullable<Database["sqlite"]>): BillingStore {
 }
 
 /**
- * PostgreSQL: one transaction of four statements. It locks the batch's accounts (in id order, so
+ * PostgreSQL: one transaction of three statements. It locks the batch's accounts (in id order, so
  * that concurrent batches, of this process or another, queue on them and never deadlock), reads their
  * balances and keys, and writes everything the batch changed in one statement. A key's row is only
  * written while its account's row is held.
@@ -334,22 +334,23 @@ function postgresStore(database: Database): BillingStore {
       const client = await pool.connect();
       try {
         await client.query("begin");
-        const locked = await client.query<{ id: string; balance: number }>({
-          name: "tagpulse-settle-lock",
-          text: "select id, balance from accounts where id = any($1) order by id for update",
-          values: [distinct(calls.map((c) => c.caller.accountId))],
+        // One round trip: the accounts' rows locked and their balances, then the keys.
+        const read = await client.query<{ id: string; balance: number | null; revoked_at: number | null; last_used_at: number | null }>({
+          name: "tagpulse-settle-read",
+          text: `
+            with locked as (select id, balance from accounts where id = any($1) order by id for update)
+            select id, balance, null::bigint as revoked_at, null::bigint as last_used_at from locked
+            union all
+            select id, null, revoked_at, last_used_at from api_keys where id = any($2)`,
+          values: [distinct(calls.map((c) => c.caller.accountId)), distinct(calls.map((c) => c.caller.keyId))],
         });
-        const stored = await client.query<StoredKey & { id: string }>({
-          name: "tagpulse-settle-keys",
-          text: "select id, revoked_at, last_used_at from api_keys where id = any($1)",
-          values: [distinct(calls.map((c) => c.caller.keyId))],
-        });
-        const { rows, writes } = planSettlement(
-          calls,
-          new Map(locked.rows.map((r) => [r.id, Number(r.balance)])),
-          new Map(stored.rows.map((r) => [r.id, r])),
-          at,
-        );
+        const balances = new Map<string, number>();
+        const keys = new Map<string, StoredKey>();
+        for (const row of read.rows) {
+          if (row.balance === null) keys.set(row.id, row);
+          else balances.set(row.id, Number(row.balance));
+        }
+        const { rows, writes } = planSettlement(calls, balances, keys, at);
         const { charges, usage } = writes;
         await client.query({
           name: "tagpulse-settle-write",
