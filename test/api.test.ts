@@ -3,7 +3,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildServer } from "../src/http/server.js";
+import { buildServer, everyLatestChart } from "../src/http/server.js";
 import { createSimulation } from "../src/sources/simulator.js";
 import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
 import { newCaller } from "./keys.js";
@@ -220,6 +220,28 @@ describe("the public API as data arrives", () => {
       const after = (await app.inject({ method: "GET", url: PATH, headers: auth })).json();
       expect(after.data.as_of > before.data.as_of).toBe(true);
       expect(after.data.as_of).toBe(new Date(lastDay * 86_400_000).toISOString().slice(0, 10));
+    } finally {
+      await app.close();
+      await context.dispose();
+    }
+  });
+
+  it("answers a paid request while the latest charts are still being rendered ahead of requests", async () => {
+    const context = await createTestContext("SQLite");
+    const { app, charts } = await buildServer(context, { logger: false });
+    try {
+      const simulation = createSimulation({ seed: 5, days: 10, videosPerDay: 120, startDay: 20_454 });
+      await context.ingest.ingestCatalog(asInput(simulation.catalog));
+      await context.ingest.ingestObservations(asInput(simulation.observations()));
+      await context.engine.build();
+      const caller = await newCaller(context, { credits: 10 });
+      const warming = charts.warm(everyLatestChart());
+      const response = await app.inject({ method: "GET", url: `${PATH}?region=US&period=30`, headers: caller.headers });
+      // Answered and charged while the warm-up goes on, not after it.
+      expect(charts.warming).toBe(true);
+      expect(response.statusCode).toBe(200);
+      expect(response.headers["x-credits-remaining"]).toBe("8");
+      await warming;
     } finally {
       await app.close();
       await context.dispose();
