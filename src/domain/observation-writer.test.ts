@@ -30,6 +30,10 @@ describe("array", () => {
   it("leaves to the driver the strings JSON would escape otherwise", () => {
     const values = ["ok", "tab\there"];
     expect(array(values)).toBe(values);
+    // A control character right after an escaped backslash, and after a quote.
+    for (const hidden of [["back\\\n"], ["x\\\\\u0001"], ['"\n']]) expect(array(hidden)).toBe(hidden);
+    // Escaped backslashes and quotes alone, however many, stay in the literal.
+    expect(array(["a\\\\b", '\\"'])).toBe('{"a\\\\\\\\b","\\\\\\""}');
   });
 
   it.skipIf(!POSTGRES_URL)("round-trips any strings and nulls through PostgreSQL", async () => {

@@ -34,7 +34,20 @@ export interface ObservationWriter {
  */
 export function array(values: readonly (string | number | null)[]): string | readonly (string | number | null)[] {
   const json = JSON.stringify(values);
-  return json.replace(/\\["\\]/g, "").includes("\\") ? values : `{${json.slice(1, -1)}}`;
+  return hasOtherEscape(json) ? values : `{${json.slice(1, -1)}}`;
+}
+
+/**
+ * Whether JSON text holds an escape other than \" and \\, found by jumping from backslash to
+ * backslash: these texts run to megabytes, usually without any, and a regular expression over them
+ * would copy them.
+ */
+function hasOtherEscape(json: string): boolean {
+  for (let i = json.indexOf("\\"); i !== -1; i = json.indexOf("\\", i + 2)) {
+    const next = json.charCodeAt(i + 1);
+    if (next !== 34 && next !== 92) return true; // not " or \
+  }
+  return false;
 }
 
 /** Ingest batches of all processes on one schema take turns: each plans from what the last one stored. */
@@ -66,14 +79,15 @@ export function createPostgresObservationWriter(database: Database): Observation
         const videoRows = await sql<StoredVideo & { video_id: string }>`
         select video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at
         from videos where video_id = any(${array(videoIds)}::text[])`.execute(trx);
-        for (const { video_id, ...video } of videoRows.rows) videos.set(video_id, video);
+        for (const row of videoRows.rows) videos.set(row.video_id, row);
 
         const creators = new Map<string, StoredCreator>();
         const creatorRows = await sql<StoredCreator & { username: string }>`
         select username, seen_at, seen_views, seen_sig from creators where username = any(${array(usernames)}::text[])`.execute(trx);
         for (const { username, ...creator } of creatorRows.rows) creators.set(username, creator);
 
-        const views = new Map<string, number>();
+        // By video, then by time: no key string per observation.
+        const views = new Map<string, Map<number, number>>();
         const keys = observationKeysToLookUp(batch, strings, (videoId) => videos.get(videoId));
         if (keys.videoId.length > 0) {
           const rows = await sql<{ video_id: string; observed_at: number; view_count: number }>`
@@ -81,7 +95,11 @@ export function createPostgresObservationWriter(database: Database): Observation
           from observations o
           join unnest(${array(keys.videoId)}::text[], ${array(keys.observedAt)}::bigint[]) as k (video_id, observed_at)
             on o.video_id = k.video_id and o.observed_at = k.observed_at`.execute(trx);
-          for (const r of rows.rows) views.set(`${r.video_id}|${r.observed_at}`, r.view_count);
+          for (const r of rows.rows) {
+            let byTime = views.get(r.video_id);
+            if (!byTime) views.set(r.video_id, (byTime = new Map()));
+            byTime.set(Number(r.observed_at), r.view_count);
+          }
         }
 
         await internTags(
@@ -91,7 +109,7 @@ export function createPostgresObservationWriter(database: Database): Observation
 
         const plan = planBatch(batch, strings, {
           video: (videoId) => videos.get(videoId),
-          viewCount: (videoId, observedAt) => views.get(`${videoId}|${observedAt}`),
+          viewCount: (videoId, observedAt) => views.get(videoId)?.get(observedAt),
           creator: (username) => creators.get(username),
           tagId(name) {
             const id = tagIds.get(name);

@@ -223,7 +223,13 @@ function tagsText(ids: number[]): string {
     }
     return `${ids[0]},${ids[1]}`;
   }
-  ids.sort((a, b) => a - b);
+  // Insertion sort: a handful of ids, and Array.prototype.sort allocates a work area on every call.
+  for (let i = 1; i < ids.length; i++) {
+    const id = ids[i]!;
+    let j = i - 1;
+    for (; j >= 0 && ids[j]! > id; j--) ids[j + 1] = ids[j]!;
+    ids[j + 1] = id;
+  }
   return ids.join(",");
 }
 
