@@ -332,6 +332,39 @@ for (const database of TEST_DATABASES) {
       failure(await admin("POST", "/keys/key_1111111111111111/revoke"), 404, "not_found");
     });
 
+    it("refunds a call's charge once, by its request id: a 201 and a refund entry, then 409 for the same call and 404 for an unknown one", async () => {
+      const account = success(await admin("POST", "/accounts", { name: unique("refund"), credits: 10 }), 201);
+      const { secret } = success(await admin("POST", `/accounts/${account.id}/keys`, {}), 201);
+      const caller = (await context.billing.authenticate(secret))!;
+      const charge = (requestId: string) =>
+        context.billing.settle({ caller, cost: 2, status: 200, requestId, method: "GET", route: PAID, latencyMs: 1 });
+      expect(await charge("req-refund-1")).toMatchObject({ status: 200, charged: 2, balance: 8 });
+      expect(await charge("req-refund-2")).toMatchObject({ status: 200, charged: 2, balance: 6 });
+
+      const refunded = success(await admin("POST", "/refunds", { request_id: "req-refund-1", reason: "chart was stale" }), 201);
+      expect(refunded.account.balance).toBe(8);
+      expect(refunded.entry).toMatchObject({
+        kind: "refund",
+        amount: 2,
+        balance_after: 8,
+        reason: "chart was stale",
+        request_id: "req-refund-1",
+      });
+      failure(await admin("POST", "/refunds", { request_id: "req-refund-1" }), 409, "conflict");
+      failure(await admin("POST", "/refunds", { request_id: "req-never-made" }), 404, "not_found");
+      failure(await admin("POST", "/refunds", {}), 400, "invalid_parameter");
+
+      // Two operators refunding the same call at once: one refund.
+      const both = await Promise.all([
+        admin("POST", "/refunds", { request_id: "req-refund-2" }),
+        admin("POST", "/refunds", { request_id: "req-refund-2" }),
+      ]);
+      expect(both.map((r) => r.statusCode).sort()).toEqual([201, 409]);
+      expect(success(await admin("GET", `/accounts/${account.id}`)).balance).toBe(10);
+      const ledger = success(await admin("GET", `/accounts/${account.id}/ledger`)).list as { kind: string; amount: number }[];
+      expect(ledger.map((e) => e.kind)).toEqual(["refund", "refund", "charge", "charge", "grant"]);
+    });
+
     it("reports usage of every account, of one account (by id or name) or of one key", async () => {
       const a = success(await admin("POST", "/accounts", { name: unique("usage-a") }), 201);
       const b = success(await admin("POST", "/accounts", { name: unique("usage-b") }), 201);

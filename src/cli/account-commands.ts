@@ -118,6 +118,18 @@ export function registerAccountCommands(program: Command, withContext: WithConte
       output.result(granted);
     });
   credits
+    .command("refund")
+    .description("give back what one call was charged (once), found by its request id")
+    .requiredOption("--request-id <id>", "the call's request id (X-Request-Id, or the ledger's)")
+    .option("--reason <text>", "why, for the ledger", "refund")
+    .option("--json", "print the account and the ledger entry as JSON")
+    .action(async (options: { requestId: string; reason: string; json?: boolean }) => {
+      const output = createOutput(options);
+      const refunded = await withContext((c) => c.accounts.refund(options));
+      output.info(`refunded ${formatCount(refunded.entry.amount)} credits: ${describeAccount(refunded.account)}`);
+      output.result(refunded);
+    });
+  credits
     .command("balance")
     .description("an account's balance and its latest ledger entries")
     .requiredOption("--account <account>", "account id or name")

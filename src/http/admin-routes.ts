@@ -219,6 +219,39 @@ export function registerAdminRoutes(app: FastifyInstance, context: AppContext, a
         },
       );
 
+      admin.post(
+        "/refunds",
+        {
+          schema: {
+            summary: "Give back what one call was charged, once, found by its request id.",
+            tags,
+            security,
+            body: {
+              type: "object",
+              properties: {
+                request_id: { type: "string", minLength: 1, maxLength: 128 },
+                reason: { type: "string", minLength: 1, maxLength: 100, default: "refund" },
+              },
+              required: ["request_id"],
+              additionalProperties: false,
+            },
+            response: {
+              201: successSchema(
+                { type: "object", properties: { account: accountSchema, entry: ledgerEntrySchema }, required: ["account", "entry"] },
+                "The account after the refund, and its ledger entry.",
+              ),
+              ...errorResponses(400, 401, 404, 409, 429),
+            },
+          },
+        },
+        async (request, reply) => {
+          const body = request.body as { request_id: string; reason: string };
+          const refunded = await accounts.refund({ requestId: body.request_id, reason: body.reason });
+          reply.code(201);
+          return success(String(request.id), refunded);
+        },
+      );
+
       admin.get(
         "/accounts/:account/ledger",
         {

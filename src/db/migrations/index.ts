@@ -6,6 +6,7 @@ import { seriesBlocksOf16DaysMigration } from "./003-series-blocks-of-16-days.js
 import { videosByCreateTimeMigration } from "./004-videos-by-create-time.js";
 import { recountedVideosMigration } from "./005-recounted-videos.js";
 import { accountsMigration } from "./006-accounts.js";
+import { refundOnceMigration } from "./007-refund-once.js";
 
 /** Every migration, in order. Names never change once released. */
 function listMigrations(dialect: Dialect): Record<string, Migration> {
@@ -16,6 +17,7 @@ function listMigrations(dialect: Dialect): Record<string, Migration> {
     "004-videos-by-create-time": videosByCreateTimeMigration,
     "005-recounted-videos": recountedVideosMigration(dialect),
     "006-accounts": accountsMigration(dialect),
+    "007-refund-once": refundOnceMigration,
   };
 }
 

@@ -87,6 +87,8 @@ export interface AccountService {
   getKey(keyId: string): Promise<ApiKey>;
   revokeKey(keyId: string): Promise<ApiKey>;
   grant(input: { account: string; amount: number; reason?: string; requestId?: string }): Promise<{ account: Account; entry: LedgerEntry }>;
+  /** Gives back what one call was charged, once: the ledger gets a refund entry naming the call's request id. */
+  refund(input: { requestId: string; reason?: string }): Promise<{ account: Account; entry: LedgerEntry }>;
   ledger(input: { account: string; limit?: number }): Promise<LedgerEntry[]>;
   usage(query: UsageQuery): Promise<UsageReport>;
 }
@@ -289,6 +291,51 @@ export function createAccountService(deps: { database: Database; now?: () => num
           .executeTakeFirstOrThrow();
         return { account: toAccount(updated), entry: toEntry(entry) };
       });
+    },
+
+    async refund(input) {
+      const reason = checkName("a reason", "reason", input.reason ?? "refund");
+      const refunded = () =>
+        new TagpulseError("conflict", `the charge of request ${JSON.stringify(input.requestId)} was refunded already`, {
+          param: "request_id",
+        });
+      return db
+        .transaction()
+        .execute(async (trx) => {
+          const entries = await trx.selectFrom("credit_ledger").selectAll().where("request_id", "=", input.requestId).execute();
+          const charge = entries.find((e) => e.kind === "charge");
+          if (!charge)
+            throw new TagpulseError("not_found", `no charge for request ${JSON.stringify(input.requestId)}`, { param: "request_id" });
+          if (entries.some((e) => e.kind === "refund")) throw refunded();
+          const amount = -Number(charge.amount);
+          const updated = await trx
+            .updateTable("accounts")
+            .set({ balance: sql`balance + ${amount}` })
+            .where("id", "=", charge.account_id)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          const entry = await trx
+            .insertInto("credit_ledger")
+            .values({
+              account_id: charge.account_id,
+              kind: "refund",
+              amount,
+              balance_after: Number(updated.balance),
+              reason,
+              key_id: charge.key_id,
+              request_id: input.requestId,
+              created_at: now(),
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return { account: toAccount(updated), entry: toEntry(entry) };
+        })
+        .catch((error: unknown) => {
+          // Another refund of the same call committed first: the unique index refused this one.
+          const code = (error as { code?: unknown } | null)?.code;
+          if (code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE") throw refunded();
+          throw error;
+        });
     },
 
     async ledger(input) {
