@@ -167,6 +167,38 @@ describe("the account commands", () => {
     ]);
   });
 
+  it("refunds one call's charge by its request id, once, and refuses a second refund with exit code 2", async () => {
+    await withDatabase(async (context) => {
+      await context.accounts.createAccount({ name: "zeta", credits: 10 });
+      const { secret } = await context.accounts.createKey({ account: "zeta" });
+      const caller = (await context.billing.authenticate(secret))!;
+      const settled = await context.billing.settle({
+        caller,
+        cost: 2,
+        status: 200,
+        requestId: "req-cli-refund",
+        method: "GET",
+        route: "/v1/tiktok/trending/hashtags",
+        latencyMs: 1,
+      });
+      expect(settled.balance).toBe(8);
+    });
+    const refunded = await tagpulseJson<{ account: Account; entry: { kind: string; amount: number; request_id: string } }>(
+      "credits",
+      "refund",
+      "--request-id",
+      "req-cli-refund",
+    );
+    expect(refunded.account).toMatchObject({ name: "zeta", balance: 10 });
+    expect(refunded.entry).toMatchObject({ kind: "refund", amount: 2, request_id: "req-cli-refund" });
+    const again = await tagpulse("credits", "refund", "--request-id", "req-cli-refund").then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(again?.code).toBe(2);
+    expect(again?.stderr).toContain("refunded already");
+  });
+
   it("reports usage as {recent, daily} with --json, of one account or one key, and as a table", async () => {
     const keyIds = await withServer(async (context, get) => {
       const account = await context.accounts.createAccount({ name: "zeta", credits: 10 });
