@@ -110,7 +110,12 @@ if (values.bare !== undefined) {
   const results: string[] = [];
   for (const kind of values.db!.split(",")) {
     if (kind !== "sqlite" && kind !== "postgres") throw new Error(`--db takes sqlite and/or postgres, got ${kind}`);
-    results.push(...(await benchDatabase(kind, kind === "sqlite" ? path.join(dir, "api-demo.db") : await postgresDatabase())));
+    const url = kind === "sqlite" ? path.join(dir, "api-demo.db") : await postgresDatabase().catch((error: unknown) => error as Error);
+    if (url instanceof Error) {
+      console.log(`PostgreSQL skipped: ${postgresUrl} is not reachable (${url.message}); set BENCH_POSTGRES_URL`);
+      continue;
+    }
+    results.push(...(await benchDatabase(kind, url)));
   }
   console.log(`\n${results.join("\n")}`);
 }
