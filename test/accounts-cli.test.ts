@@ -169,8 +169,8 @@ describe("the account commands", () => {
 
   it("refunds one call's charge by its request id, once, and refuses a second refund with exit code 2", async () => {
     await withDatabase(async (context) => {
-      await context.accounts.createAccount({ name: "zeta", credits: 10 });
-      const { secret } = await context.accounts.createKey({ account: "zeta" });
+      await context.accounts.createAccount({ name: "refund-cli", credits: 10 });
+      const { secret } = await context.accounts.createKey({ account: "refund-cli" });
       const caller = (await context.billing.authenticate(secret))!;
       const settled = await context.billing.settle({
         caller,
@@ -189,7 +189,7 @@ describe("the account commands", () => {
       "--request-id",
       "req-cli-refund",
     );
-    expect(refunded.account).toMatchObject({ name: "zeta", balance: 10 });
+    expect(refunded.account).toMatchObject({ name: "refund-cli", balance: 10 });
     expect(refunded.entry).toMatchObject({ kind: "refund", amount: 2, request_id: "req-cli-refund" });
     const again = await tagpulse("credits", "refund", "--request-id", "req-cli-refund").then(
       () => undefined,
