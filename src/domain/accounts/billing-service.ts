@@ -399,6 +399,8 @@ function postgresStore(database: Database): BillingStore {
         client.release();
       }
     },
-    concurrency: 2,
+    // One batch at a time: a second one would wait on the first's account rows anyway, and the calls
+    // arriving meanwhile make the next batch larger instead of queueing as small ones.
+    concurrency: 1,
   };
 }
