@@ -95,27 +95,10 @@ afterEach(async () => {
   }
 });
 
-interface LedgerRow {
-  id: number;
-  account_id: string;
-  kind: string;
-  amount: number;
-  balance_after: number;
-  reason: string;
-  key_id: string | null;
-  request_id: string | null;
-}
+const LEDGER_COLUMNS = ["id", "account_id", "kind", "amount", "balance_after", "reason", "key_id", "request_id"] as const;
+const USAGE_COLUMNS = ["id", "account_id", "key_id", "request_id", "method", "route", "status", "cost"] as const;
 
-interface UsageRow {
-  id: number;
-  account_id: string;
-  key_id: string;
-  request_id: string;
-  method: string;
-  route: string;
-  status: number;
-  cost: number;
-}
+type LedgerRow = Awaited<ReturnType<typeof ledgerOf>>[number];
 
 /** Every balance and every ledger row of the database: what a call must leave as it was when it is not charged. */
 async function money(context: AppContext): Promise<{ balances: Record<string, number>; ledger: LedgerRow[] }> {
@@ -127,35 +110,17 @@ async function money(context: AppContext): Promise<{ balances: Record<string, nu
   };
 }
 
-async function ledgerOf(context: AppContext, accountId?: string): Promise<LedgerRow[]> {
-  let query = context.database.db.selectFrom("credit_ledger").selectAll().orderBy("id");
+async function ledgerOf(context: AppContext, accountId?: string) {
+  let query = context.database.db.selectFrom("credit_ledger").select(LEDGER_COLUMNS).orderBy("id");
   if (accountId !== undefined) query = query.where("account_id", "=", accountId);
-  return (await query.execute()).map((row) => ({
-    id: Number(row.id),
-    account_id: row.account_id,
-    kind: row.kind,
-    amount: Number(row.amount),
-    balance_after: Number(row.balance_after),
-    reason: row.reason,
-    key_id: row.key_id,
-    request_id: row.request_id,
-  }));
+  return query.execute();
 }
 
-async function usageOf(context: AppContext, where: { accountId?: string; requestId?: string } = {}): Promise<UsageRow[]> {
-  let query = context.database.db.selectFrom("usage_records").selectAll().orderBy("id");
+async function usageOf(context: AppContext, where: { accountId?: string; requestId?: string } = {}) {
+  let query = context.database.db.selectFrom("usage_records").select(USAGE_COLUMNS).orderBy("id");
   if (where.accountId !== undefined) query = query.where("account_id", "=", where.accountId);
   if (where.requestId !== undefined) query = query.where("request_id", "=", where.requestId);
-  return (await query.execute()).map((row) => ({
-    id: Number(row.id),
-    account_id: row.account_id,
-    key_id: row.key_id,
-    request_id: row.request_id,
-    method: row.method,
-    route: row.route,
-    status: Number(row.status),
-    cost: Number(row.cost),
-  }));
+  return query.execute();
 }
 
 async function balanceOf(context: AppContext, accountId: string): Promise<number> {

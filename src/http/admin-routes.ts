@@ -2,12 +2,10 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { AppContext } from "../context.js";
 import { MAX_CREDITS, MAX_RATE_LIMIT } from "../domain/accounts/account-service.js";
-import { TagpulseError } from "../lib/errors.js";
 import { usageQuerySchema } from "./account-routes.js";
-import { errorResponses, sendError, success } from "./envelope.js";
+import { errorResponses, success } from "./envelope.js";
+import { bearerToken, refuseAuthentication } from "./metering.js";
 import { accountSchema, apiKeySchema, ledgerEntrySchema, successSchema, usageReportSchema } from "./schemas.js";
-
-const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
 
 const digest = (text: string) => createHash("sha256").update(text).digest();
 
@@ -17,6 +15,13 @@ const accountParams = {
   type: "object",
   properties: { account: { type: "string", description: "An account id (acct_…) or name." } },
   required: ["account"],
+};
+
+/** A change of balance: the account after it, and its ledger entry. */
+const accountAndEntry = {
+  type: "object",
+  properties: { account: accountSchema, entry: ledgerEntrySchema },
+  required: ["account", "entry"],
 };
 
 const security = [{ adminToken: [] }];
@@ -33,19 +38,10 @@ export function registerAdminRoutes(app: FastifyInstance, context: AppContext, a
   void app.register(
     async (admin) => {
       admin.addHook("onRequest", async (request, reply) => {
-        const token = BEARER.exec(request.headers.authorization ?? "")?.[1];
+        const token = bearerToken(request.headers.authorization);
         // Compared as digests: equal lengths, and no timing that tells how much of the token matched.
         if (token !== undefined && timingSafeEqual(digest(token), expected)) return;
-        const wait = await rateLimits.authBlockedFor(request.ip);
-        if (wait > 0) {
-          reply.header("Retry-After", String(wait));
-          return sendError(
-            reply,
-            new TagpulseError("rate_limited", `too many failed authentications from this address: retry in ${wait} s`),
-          );
-        }
-        await rateLimits.authFailed(request.ip);
-        return sendError(reply, new TagpulseError("unauthorized", "the admin API takes the server's ADMIN_TOKEN as a Bearer token"));
+        return refuseAuthentication(rateLimits, request, reply, "the admin API takes the server's ADMIN_TOKEN as a Bearer token");
       });
 
       admin.get(
@@ -198,10 +194,7 @@ export function registerAdminRoutes(app: FastifyInstance, context: AppContext, a
               additionalProperties: false,
             },
             response: {
-              201: successSchema(
-                { type: "object", properties: { account: accountSchema, entry: ledgerEntrySchema }, required: ["account", "entry"] },
-                "The account after the grant, and its ledger entry.",
-              ),
+              201: successSchema(accountAndEntry, "The account after the grant, and its ledger entry."),
               ...errorResponses(400, 401, 404, 429),
             },
           },
@@ -236,10 +229,7 @@ export function registerAdminRoutes(app: FastifyInstance, context: AppContext, a
               additionalProperties: false,
             },
             response: {
-              201: successSchema(
-                { type: "object", properties: { account: accountSchema, entry: ledgerEntrySchema }, required: ["account", "entry"] },
-                "The account after the refund, and its ledger entry.",
-              ),
+              201: successSchema(accountAndEntry, "The account after the refund, and its ledger entry."),
               ...errorResponses(400, 401, 404, 409, 429),
             },
           },

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { AppContext } from "../context.js";
 import type { Caller } from "../domain/accounts/billing-service.js";
-import { RATE_WINDOW_SECONDS, type RateDecision } from "../domain/accounts/rate-limits.js";
+import { RATE_WINDOW_SECONDS, type RateDecision, type RateLimits } from "../domain/accounts/rate-limits.js";
 import { TagpulseError } from "../lib/errors.js";
 import { errorBody, sendError } from "./envelope.js";
 
@@ -23,6 +23,29 @@ declare module "fastify" {
 
 const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
 
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : BEARER.exec(header)?.[1];
+}
+
+/** Answers a failed authentication: 401, or 429 once the address has failed too often. */
+export async function refuseAuthentication(
+  rateLimits: RateLimits,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  message: string,
+): Promise<FastifyReply> {
+  const wait = await rateLimits.authBlockedFor(request.ip);
+  if (wait > 0) return tooManyFailures(reply, wait);
+  await rateLimits.authFailed(request.ip);
+  return sendError(reply, new TagpulseError("unauthorized", message));
+}
+
+function tooManyFailures(reply: FastifyReply, wait: number): FastifyReply {
+  reply.header("Retry-After", String(wait));
+  return sendError(reply, new TagpulseError("rate_limited", `too many failed authentications from this address: retry in ${wait} s`));
+}
+
 /**
  * Authentication, rate limits and billing of every route that declares a cost, in one place:
  *
@@ -34,25 +57,15 @@ const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
 export function installMetering(app: FastifyInstance, context: AppContext): void {
   const { billing, rateLimits } = context;
 
-  /** Answers a failed authentication: 401, or 429 once the address has failed too often. */
-  async function refuse(request: FastifyRequest, reply: FastifyReply, message: string): Promise<FastifyReply> {
-    const wait = await rateLimits.authBlockedFor(request.ip);
-    if (wait > 0) return tooManyFailures(reply, wait);
-    await rateLimits.authFailed(request.ip);
-    return sendError(reply, new TagpulseError("unauthorized", message));
-  }
-
-  function tooManyFailures(reply: FastifyReply, wait: number): FastifyReply {
-    reply.header("Retry-After", String(wait));
-    return sendError(reply, new TagpulseError("rate_limited", `too many failed authentications from this address: retry in ${wait} s`));
-  }
+  const refuse = (request: FastifyRequest, reply: FastifyReply, message: string) =>
+    refuseAuthentication(rateLimits, request, reply, message);
 
   app.addHook("onRequest", async (request, reply) => {
     const cost = request.routeOptions.config.cost;
     if (cost === undefined) return;
     const header = request.headers.authorization;
     if (header === undefined) return refuse(request, reply, "missing API key: send the header Authorization: Bearer <key>");
-    const secret = BEARER.exec(header)?.[1];
+    const secret = bearerToken(header);
     if (secret === undefined) return refuse(request, reply, "malformed Authorization header: expected Bearer <key>");
     let caller = billing.cached(secret);
     if (caller === undefined) {

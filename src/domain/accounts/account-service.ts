@@ -96,10 +96,12 @@ export interface AccountService {
 const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
+// Integer columns arrive as numbers from both databases (PostgreSQL's bigint through the pool's parser).
 function toAccount(row: Selectable<AccountsTable>): Account {
-  return { id: row.id, name: row.name, balance: Number(row.balance), created_at: iso(Number(row.created_at)) };
+  return { ...row, created_at: iso(row.created_at) };
 }
 
+/** Field by field: a key's hash never leaves the database. */
 function toKey(row: Selectable<ApiKeysTable>): ApiKey {
   return {
     id: row.id,
@@ -107,24 +109,14 @@ function toKey(row: Selectable<ApiKeysTable>): ApiKey {
     name: row.name,
     prefix: row.prefix,
     rate_limit: row.rate_limit,
-    created_at: iso(Number(row.created_at)),
-    last_used_at: isoOrNull(row.last_used_at === null ? null : Number(row.last_used_at)),
-    revoked_at: isoOrNull(row.revoked_at === null ? null : Number(row.revoked_at)),
+    created_at: iso(row.created_at),
+    last_used_at: isoOrNull(row.last_used_at),
+    revoked_at: isoOrNull(row.revoked_at),
   };
 }
 
 function toEntry(row: Selectable<CreditLedgerTable>): LedgerEntry {
-  return {
-    id: Number(row.id),
-    account_id: row.account_id,
-    kind: row.kind,
-    amount: Number(row.amount),
-    balance_after: Number(row.balance_after),
-    reason: row.reason,
-    key_id: row.key_id,
-    request_id: row.request_id,
-    created_at: iso(Number(row.created_at)),
-  };
+  return { ...row, created_at: iso(row.created_at) };
 }
 
 function toUsage(row: Selectable<UsageRecordsTable>): UsageRecord {
@@ -136,7 +128,7 @@ function toUsage(row: Selectable<UsageRecordsTable>): UsageRecord {
     status: row.status,
     cost: row.cost,
     latency_ms: Math.round(row.latency_ms * 100) / 100,
-    created_at: iso(Number(row.created_at)),
+    created_at: iso(row.created_at),
   };
 }
 
@@ -281,7 +273,7 @@ export function createAccountService(deps: { database: Database; now?: () => num
             account_id: account.id,
             kind: "grant",
             amount,
-            balance_after: Number(updated.balance),
+            balance_after: updated.balance,
             reason,
             key_id: null,
             request_id: input.requestId ?? null,
@@ -307,7 +299,7 @@ export function createAccountService(deps: { database: Database; now?: () => num
           if (!charge)
             throw new TagpulseError("not_found", `no charge for request ${JSON.stringify(input.requestId)}`, { param: "request_id" });
           if (entries.some((e) => e.kind === "refund")) throw refunded();
-          const amount = -Number(charge.amount);
+          const amount = -charge.amount;
           const updated = await trx
             .updateTable("accounts")
             .set({ balance: sql`balance + ${amount}` })
@@ -320,7 +312,7 @@ export function createAccountService(deps: { database: Database; now?: () => num
               account_id: charge.account_id,
               kind: "refund",
               amount,
-              balance_after: Number(updated.balance),
+              balance_after: updated.balance,
               reason,
               key_id: charge.key_id,
               request_id: input.requestId,

@@ -5,8 +5,6 @@ import { hashApiKey, isWellFormedApiKey } from "./api-keys.js";
 /** Whose key a call came with: what authentication found, cached for a few seconds. */
 export interface Caller {
   readonly keyId: string;
-  readonly keyName: string;
-  readonly prefix: string;
   readonly accountId: string;
   /** Requests per minute for this key, or null for the server's default. */
   readonly rateLimit: number | null;
@@ -77,17 +75,9 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 
 interface KeyRow {
   id: string;
-  name: string;
-  prefix: string;
   account_id: string;
   rate_limit: number | null;
   revoked_at: number | null;
-}
-
-interface SettleRow {
-  charged: boolean | number;
-  revoked: boolean | number;
-  balance: number;
 }
 
 /** The hot path of every paid call: authentication, the balance forecast and the atomic charge. */
@@ -98,43 +88,30 @@ export function createBillingService(deps: { database: Database; now?: () => num
   const balances = new Map<string, number>();
   const store = database.sqlite ? sqliteStore(database.sqlite) : postgresStore(database);
 
-  // Calls are settled in batches, one transaction each: a commit (and its disk write) is paid per
-  // batch, not per call. A batch takes whatever calls arrived while the one before was committing.
+  // Calls are settled in batches, one transaction each and one at a time: a commit (and its disk
+  // write) is paid per batch, not per call, and the calls arriving while a batch commits make up the
+  // next one. A second batch in flight would only wait on the first one's account rows.
   let pending: PendingCall[] = [];
-  let flushScheduled = false;
-  let inFlight = 0;
-  const flush = () => {
-    flushScheduled = false;
-    while (pending.length > 0 && inFlight < store.concurrency) {
-      const batch = pending.slice(0, MAX_BATCH);
-      pending = pending.slice(batch.length);
-      inFlight++;
-      void settleBatch(batch).finally(() => {
-        inFlight--;
-        if (pending.length > 0 && !flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
-      });
-    }
-  };
-  const settleBatch = async (batch: PendingCall[]) => {
+  let busy = false;
+  const flush = async () => {
+    const batch = pending.slice(0, MAX_BATCH);
+    pending = pending.slice(batch.length);
     try {
-      const rows = await store.settle(
+      const settlements = await store.settle(
         batch.map((p) => p.call),
         now(),
       );
       batch.forEach(({ call, resolve }, i) => {
-        const row = rows[i]!;
-        const charged = Boolean(row.charged);
-        const balance = Number(row.balance);
-        remember(call.caller.accountId, balance);
-        resolve({ status: finalStatus(call, Boolean(row.revoked), charged), charged: charged ? call.cost : 0, balance });
+        const settlement = settlements[i]!;
+        remember(call.caller.accountId, settlement.balance);
+        resolve(settlement);
       });
     } catch (error) {
       // The batch's transaction rolled back: none of its calls was charged or recorded.
       for (const { reject } of batch) reject(error);
     }
+    if (pending.length > 0) setImmediate(() => void flush());
+    else busy = false;
   };
 
   const remember = (accountId: string, balance: number) => {
@@ -156,8 +133,6 @@ export function createBillingService(deps: { database: Database; now?: () => num
       if (!row) return undefined;
       const caller: Caller = {
         keyId: row.id,
-        keyName: row.name,
-        prefix: row.prefix,
         accountId: row.account_id,
         rateLimit: row.rate_limit,
         revoked: row.revoked_at !== null,
@@ -177,9 +152,9 @@ export function createBillingService(deps: { database: Database; now?: () => num
     settle(call) {
       return new Promise<Settlement>((resolve, reject) => {
         pending.push({ call, resolve, reject });
-        if (!flushScheduled && inFlight < store.concurrency) {
-          flushScheduled = true;
-          setImmediate(flush);
+        if (!busy) {
+          busy = true;
+          setImmediate(() => void flush());
         }
       });
     },
@@ -205,9 +180,7 @@ interface BillingStore {
   findKey(hash: string): Promise<KeyRow | undefined>;
   balance(accountId: string): Promise<number>;
   /** Settles calls in order, in one transaction: a call sees the balance the calls before it left. */
-  settle(calls: readonly Call[], at: number): Promise<SettleRow[]>;
-  /** Batches committed at the same time at most. */
-  readonly concurrency: number;
+  settle(calls: readonly Call[], at: number): Promise<Settlement[]>;
 }
 
 interface StoredKey {
@@ -219,7 +192,7 @@ interface StoredKey {
 interface SettlementWrites {
   /** Accounts whose balance changed, with the new balance. */
   readonly balances: Map<string, number>;
-  readonly charges: { accountId: string; cost: number; balanceAfter: number; call: Call }[];
+  readonly charges: { accountId: string; cost: number; balanceAfter: number; reason: string; call: Call }[];
   readonly usage: { call: Call; status: number; cost: number }[];
   /** Keys whose last use is to be noted. */
   readonly touched: Set<string>;
@@ -235,9 +208,9 @@ function planSettlement(
   balances: ReadonlyMap<string, number>,
   keys: ReadonlyMap<string, StoredKey>,
   at: number,
-): { rows: SettleRow[]; writes: SettlementWrites } {
+): { settlements: Settlement[]; writes: SettlementWrites } {
   const writes: SettlementWrites = { balances: new Map(), charges: [], usage: [], touched: new Set() };
-  const rows = calls.map((call): SettleRow => {
+  const settlements = calls.map((call): Settlement => {
     const { caller, cost } = call;
     const key = keys.get(caller.keyId);
     const revoked = key === undefined || key.revoked_at !== null;
@@ -246,14 +219,15 @@ function planSettlement(
     if (charged) {
       balance -= cost;
       writes.balances.set(caller.accountId, balance);
-      writes.charges.push({ accountId: caller.accountId, cost, balanceAfter: balance, call });
+      writes.charges.push({ accountId: caller.accountId, cost, balanceAfter: balance, reason: `${call.method} ${call.route}`, call });
     }
-    writes.usage.push({ call, status: finalStatus(call, revoked, charged), cost: charged ? cost : 0 });
+    const settlement = { status: finalStatus(call, revoked, charged), charged: charged ? cost : 0, balance };
+    writes.usage.push({ call, status: settlement.status, cost: settlement.charged });
     if (key && !revoked && (key.last_used_at === null || key.last_used_at <= at - LAST_USED_RESOLUTION_MS))
       writes.touched.add(caller.keyId);
-    return { charged, revoked, balance };
+    return settlement;
   });
-  return { rows, writes };
+  return { settlements, writes };
 }
 
 const distinct = (values: Iterable<string>): string[] => [...new Set(values)].sort();
@@ -263,9 +237,7 @@ const distinct = (values: Iterable<string>): string[] => [...new Set(values)].so
  * that processes sharing the file settle one batch after the other.
  */
 function sqliteStore(sqlite: NonNullable<Database["sqlite"]>): BillingStore {
-  const findKey = sqlite.prepare<[string], KeyRow>(
-    "select id, name, prefix, account_id, rate_limit, revoked_at from api_keys where hash = ?",
-  );
+  const findKey = sqlite.prepare<[string], KeyRow>("select id, account_id, rate_limit, revoked_at from api_keys where hash = ?");
   const readBalance = sqlite.prepare<[string], { balance: number }>("select balance from accounts where id = ?");
   const readKey = sqlite.prepare<[string], StoredKey>("select revoked_at, last_used_at from api_keys where id = ?");
   const writeBalance = sqlite.prepare("update accounts set balance = ? where id = ?");
@@ -290,24 +262,22 @@ function sqliteStore(sqlite: NonNullable<Database["sqlite"]>): BillingStore {
       const row = readKey.get(id);
       if (row) keys.set(id, row);
     }
-    const { rows, writes } = planSettlement(calls, balances, keys, at);
+    const { settlements, writes } = planSettlement(calls, balances, keys, at);
     for (const [id, balance] of writes.balances) writeBalance.run(balance, id);
-    for (const { accountId, cost, balanceAfter, call } of writes.charges) {
-      ledger.run(accountId, -cost, balanceAfter, `${call.method} ${call.route}`, call.caller.keyId, call.requestId, at);
+    for (const { accountId, cost, balanceAfter, reason, call } of writes.charges) {
+      ledger.run(accountId, -cost, balanceAfter, reason, call.caller.keyId, call.requestId, at);
     }
     for (const { call, status, cost } of writes.usage) {
       usage.run(call.caller.accountId, call.caller.keyId, call.requestId, call.method, call.route, status, cost, call.latencyMs, at);
     }
     for (const id of writes.touched) touch.run(at, id);
-    return rows;
+    return settlements;
   });
 
   return {
     findKey: async (hash) => findKey.get(hash),
     balance: async (accountId) => readBalance.get(accountId)?.balance ?? 0,
     settle: async (calls, at) => settle.immediate(calls, at),
-    // Synchronous: one batch at a time.
-    concurrency: 1,
   };
 }
 
@@ -321,9 +291,7 @@ function postgresStore(database: Database): BillingStore {
   const pool = database.pool!;
   return {
     async findKey(hash) {
-      const result = await pool.query<KeyRow>("select id, name, prefix, account_id, rate_limit, revoked_at from api_keys where hash = $1", [
-        hash,
-      ]);
+      const result = await pool.query<KeyRow>("select id, account_id, rate_limit, revoked_at from api_keys where hash = $1", [hash]);
       return result.rows[0];
     },
     async balance(accountId) {
@@ -350,7 +318,7 @@ function postgresStore(database: Database): BillingStore {
           if (row.balance === null) keys.set(row.id, row);
           else balances.set(row.id, Number(row.balance));
         }
-        const { rows, writes } = planSettlement(calls, balances, keys, at);
+        const { settlements, writes } = planSettlement(calls, balances, keys, at);
         const { charges, usage } = writes;
         await client.query({
           name: "tagpulse-settle-write",
@@ -375,7 +343,7 @@ function postgresStore(database: Database): BillingStore {
             charges.map((c) => c.accountId),
             charges.map((c) => -c.cost),
             charges.map((c) => c.balanceAfter),
-            charges.map((c) => `${c.call.method} ${c.call.route}`),
+            charges.map((c) => c.reason),
             charges.map((c) => c.call.caller.keyId),
             charges.map((c) => c.call.requestId),
             usage.map((u) => u.call.caller.accountId),
@@ -391,7 +359,7 @@ function postgresStore(database: Database): BillingStore {
           ],
         });
         await client.query("commit");
-        return rows;
+        return settlements;
       } catch (error) {
         await client.query("rollback").catch(() => undefined);
         throw error;
@@ -399,8 +367,5 @@ function postgresStore(database: Database): BillingStore {
         client.release();
       }
     },
-    // One batch at a time: a second one would wait on the first's account rows anyway, and the calls
-    // arriving meanwhile make the next batch larger instead of queueing as small ones.
-    concurrency: 1,
   };
 }
