@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { ConfigError, loadConfig } from "../config/config.js";
+import { ConfigError, loadConfig, parseDuration } from "../config/config.js";
 import { createContext, type AppContext } from "../context.js";
 import { TagpulseError } from "../lib/errors.js";
 import { registerAccountCommands } from "./account-commands.js";
 import { runBuild } from "./build-command.js";
 import { runChart } from "./chart-command.js";
+import { registerFakeUpstreamCommand } from "./fake-upstream-command.js";
+import { runCollect } from "./collect-command.js";
 import { runServe } from "./serve-command.js";
 import { runIngest } from "./ingest-command.js";
 import { createOutput } from "./output.js";
@@ -110,6 +112,17 @@ program
     },
   );
 
+program
+  .command("collect")
+  .description("collect every configured chart from TikTok Creative Center once (CC_* settings) and store the snapshots")
+  .option("--json", "print the report as JSON")
+  .action(async (options: { json?: boolean }) => {
+    const interrupt = new AbortController();
+    process.once("SIGINT", () => interrupt.abort());
+    process.exitCode = await withContext((context) => runCollect(context, createOutput(options), { signal: interrupt.signal }));
+  });
+
+registerFakeUpstreamCommand(program);
 registerAccountCommands(program, withContext);
 
 for (const [name, description, demo] of [
@@ -120,8 +133,24 @@ for (const [name, description, demo] of [
     .command(name)
     .description(description)
     .addOption(new Option("--port <n>", "port to listen on (default: $PORT or 8080)").argParser(positiveInt("--port")))
-    .action(async (options: { port?: number }) => {
-      await withContext((context) => runServe(context, createOutput({}), { demo, ...options }));
+    .addOption(
+      new Option(
+        "--collect-every <duration>",
+        "collect from Creative Center this often, e.g. 24h (default: $COLLECT_EVERY, or never)",
+      ).argParser((text) => {
+        const ms = parseDuration(text);
+        if (ms === null) throw new InvalidArgumentError("--collect-every must be a duration such as 24h, 90m or 1d");
+        return ms;
+      }),
+    )
+    .action(async (options: { port?: number; collectEvery?: number }) => {
+      await withContext((context) =>
+        runServe(context, createOutput({}), {
+          demo,
+          ...(options.port === undefined ? {} : { port: options.port }),
+          ...(options.collectEvery === undefined ? {} : { collectEveryMs: options.collectEvery }),
+        }),
+      );
     });
 }
 

@@ -1,5 +1,7 @@
 import type { AppContext } from "../context.js";
 import { buildServer, everyLatestChart } from "../http/server.js";
+import { startCollectionSchedule, type CollectionSchedule } from "../sources/creative-center/collection-schedule.js";
+import { describeCollection } from "./collect-command.js";
 import { runBuild } from "./build-command.js";
 import { DEMO_ACCOUNT, DEMO_CREDITS, seedDemoAccount, seedDemoIfEmpty } from "./demo-command.js";
 import type { Output } from "./output.js";
@@ -8,7 +10,11 @@ import type { Output } from "./output.js";
  * Brings the charts up to date, then serves the API until SIGTERM or SIGINT, after which it finishes
  * the requests in flight and returns. With `demo`, an empty database first gets a simulated world.
  */
-export async function runServe(context: AppContext, output: Output, options: { demo: boolean; port?: number }): Promise<void> {
+export async function runServe(
+  context: AppContext,
+  output: Output,
+  options: { demo: boolean; port?: number; collectEveryMs?: number },
+): Promise<void> {
   if (options.demo) await seedDemoIfEmpty(context, output);
   const demoKey = options.demo ? await seedDemoAccount(context) : undefined;
   await runBuild(context, output, { full: false });
@@ -31,10 +37,27 @@ export async function runServe(context: AppContext, output: Output, options: { d
   void charts
     .warm(everyLatestChart())
     .then(() => app.log.info({ seconds: Math.round((performance.now() - started) / 100) / 10 }, "latest charts rendered"));
+  const collectEveryMs = options.collectEveryMs ?? context.config.collectEveryMs;
+  let collection: CollectionSchedule | undefined;
+  if (collectEveryMs !== undefined) {
+    output.info(
+      `  collecting from Creative Center every ${Math.round(collectEveryMs / 60_000)} min (${context.config.creativeCenter.baseUrl})`,
+    );
+    collection = startCollectionSchedule({
+      collector: context.collector,
+      store: context.upstreamCharts,
+      everyMs: collectEveryMs,
+      onReport: (report) => {
+        const level = report.stopped !== null || report.charts.failed > 0 ? "warn" : "info";
+        app.log[level]({ report: { ...report, failures: report.failures.slice(0, 10) } }, describeCollection(report));
+      },
+      onError: (error) => app.log.error({ err: error }, "collection failed"),
+    });
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       app.log.info({ signal }, "shutting down: finishing requests in flight");
-      void app.close().then(resolve, resolve);
+      void Promise.all([collection?.stop(), app.close()]).then(() => resolve(), resolve);
     };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);

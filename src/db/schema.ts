@@ -18,6 +18,8 @@ export interface DatabaseSchema {
   api_keys: ApiKeysTable;
   credit_ledger: CreditLedgerTable;
   usage_records: UsageRecordsTable;
+  upstream_snapshots: UpstreamSnapshotsTable;
+  upstream_firsts: UpstreamFirstsTable;
 }
 
 /** Hashtag names seen in observations, interned to small integers. */
@@ -172,4 +174,29 @@ export interface UsageRecordsTable {
   cost: number;
   latency_ms: number;
   created_at: number;
+}
+
+/** One chart collected from an upstream, for one as-of day. Times are Unix milliseconds. */
+export interface UpstreamSnapshotsTable {
+  day: number;
+  region: string;
+  period: number;
+  industry: string;
+  /** Which client collected it: `creative_center_gen1` or `creative_center_gen2`. */
+  source: string;
+  fetched_at: number;
+  /** 1 when every row of the chart was fetched, 0 for a truncated preview. */
+  complete: number;
+  row_count: number;
+  /** The normalized rows, as JSON (see upstream-charts.ts). */
+  rows: string;
+}
+
+/** Per collected chart series: the first as-of day each hashtag was in it. */
+export interface UpstreamFirstsTable {
+  region: string;
+  period: number;
+  industry: string;
+  hashtag_name: string;
+  first_day: number;
 }

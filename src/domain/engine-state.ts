@@ -28,8 +28,13 @@ export const GENERATION_KEY = "generation";
 /** The `engine_state` key of a counter that every build raises when it writes: readers of charts drop what they cached. */
 export const CHARTS_VERSION_KEY = "charts_version";
 
+/** The `engine_state` key of a counter raised whenever a collected chart is stored. */
+export const UPSTREAM_VERSION_KEY = "upstream_version";
+
+type CounterKey = typeof GENERATION_KEY | typeof CHARTS_VERSION_KEY | typeof UPSTREAM_VERSION_KEY;
+
 /** Raises a counter of `engine_state`, in the caller's transaction. */
-export function bumpCounterSql(key: typeof GENERATION_KEY | typeof CHARTS_VERSION_KEY): string {
+export function bumpCounterSql(key: CounterKey): string {
   return `insert into engine_state (key, value) values ('${key}', '1')
   on conflict (key) do update set value = cast(cast(engine_state.value as bigint) + 1 as text)`;
 }
@@ -37,7 +42,7 @@ export function bumpCounterSql(key: typeof GENERATION_KEY | typeof CHARTS_VERSIO
 /** Raises the generation counter, in the caller's transaction. */
 export const BUMP_GENERATION_SQL = bumpCounterSql(GENERATION_KEY);
 
-export async function readCounter(db: Kysely<DatabaseSchema>, key: typeof GENERATION_KEY | typeof CHARTS_VERSION_KEY): Promise<string> {
+export async function readCounter(db: Kysely<DatabaseSchema>, key: CounterKey): Promise<string> {
   const row = await db.selectFrom("engine_state").select("value").where("key", "=", key).executeTakeFirst();
   return row?.value ?? "0";
 }

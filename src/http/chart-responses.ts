@@ -1,5 +1,5 @@
 import fastJson from "fast-json-stringify";
-import type { ChartQuery, ChartService } from "../domain/chart-service.js";
+import type { ChartRequest, ChartSourceName, PublicCharts } from "../domain/chart-sources.js";
 import { chartItemSchema } from "./schemas.js";
 
 /** A chart ready to page: each row already serialized by the item schema, as UTF-8. */
@@ -7,18 +7,21 @@ export interface SerializedChart {
   readonly asOf: string;
   readonly windowStart: string;
   readonly windowEnd: string;
+  readonly source: ChartSourceName;
+  /** When a collected chart was fetched (ISO), or null. */
+  readonly collectedAt: string | null;
   readonly rows: readonly Buffer[];
   /** The rows new to the chart's top 100. */
   readonly newRows: readonly Buffer[];
 }
 
 export interface ChartResponses {
-  get(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart>;
+  get(query: ChartRequest): Promise<SerializedChart>;
   /**
    * Renders the latest day's chart of every (region, period, industry) given, a few at a time, and
    * again each time a build replaces the charts.
    */
-  warm(queries: readonly Omit<ChartQuery, "page" | "limit" | "newToTop100" | "asOf">[], options?: { concurrency?: number }): Promise<void>;
+  warm(queries: readonly Omit<ChartRequest, "asOf">[], options?: { concurrency?: number }): Promise<void>;
   /** Whether a warm-up is rendering charts now. */
   readonly warming: boolean;
 }
@@ -28,14 +31,13 @@ export interface ChartResponses {
  * whenever a build has written new charts, which is checked at most every `recheckMs`. Concurrent
  * requests for a chart not yet rendered share one rendering.
  */
-export function createChartResponses(charts: ChartService, options: { maxBytes: number; recheckMs: number }): ChartResponses {
+export function createChartResponses(charts: PublicCharts, options: { maxBytes: number; recheckMs: number }): ChartResponses {
   // The item schema's own serializer: the same one Fastify compiles for a response of that schema.
   const serializeItem = fastJson(chartItemSchema as Parameters<typeof fastJson>[0]);
   const cache = new Map<string, { chart: Promise<SerializedChart>; bytes: number }>();
   let bytes = 0;
   let version: string | undefined;
   let checked = Number.NEGATIVE_INFINITY;
-  let latestDay: Promise<number | undefined> | undefined;
   let creatorsIndexed: Promise<void> | undefined;
 
   async function fresh(): Promise<void> {
@@ -48,15 +50,14 @@ export function createChartResponses(charts: ChartService, options: { maxBytes: 
     version = current;
     cache.clear();
     bytes = 0;
-    latestDay = undefined;
     // Renders wait for the new creator index: without it, a chart's creators take a query per row.
     creatorsIndexed = charts.indexCreators().catch(() => undefined);
     if (replaced && warmed) void renderAll(warmed);
   }
 
-  async function render(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart> {
+  async function render(query: ChartRequest): Promise<SerializedChart> {
     await creatorsIndexed;
-    const { as_of, window_start, window_end, rows } = await charts.getChartRows(query);
+    const { as_of, window_start, window_end, source, collected_at, rows } = await charts.getChartRows(query);
     // Bytes, encoded once: a serialized string is built piece by piece, and copying it out again on
     // every request would cost more than the rest of the request.
     const serialized = rows.map((row) => ({ json: Buffer.from(serializeItem(row.item)), isNew: row.isNew }));
@@ -64,30 +65,24 @@ export function createChartResponses(charts: ChartService, options: { maxBytes: 
       asOf: as_of,
       windowStart: window_start,
       windowEnd: window_end,
+      source,
+      collectedAt: collected_at,
       rows: serialized.map((row) => row.json),
       newRows: serialized.filter((row) => row.isNew).map((row) => row.json),
     };
   }
 
-  async function get(query: Omit<ChartQuery, "page" | "limit" | "newToTop100">): Promise<SerializedChart> {
+  async function get(query: ChartRequest): Promise<SerializedChart> {
     await fresh();
-    // The latest day is part of the key: a request without a day asks for it.
-    latestDay ??= charts.chartDays().then(
-      (days) => days?.last,
-      (error: unknown) => {
-        latestDay = undefined; // a failure is not kept either
-        throw error;
-      },
-    );
-    const day = query.asOf ?? (await latestDay);
-    const key = `${day}|${query.region}|${query.period}|${query.industry}`;
+    // Which day is the latest may differ between sources: "latest" is a key of its own, dropped with the rest on any change.
+    const key = `${query.asOf ?? "latest"}|${query.region}|${query.period}|${query.industry}`;
     const hit = cache.get(key);
     if (hit) {
       cache.delete(key);
       cache.set(key, hit);
       return hit.chart;
     }
-    const entry = { chart: render(day === undefined ? query : { ...query, asOf: day }), bytes: 0 };
+    const entry = { chart: render(query), bytes: 0 };
     cache.set(key, entry);
     try {
       const chart = await entry.chart;
@@ -109,7 +104,7 @@ export function createChartResponses(charts: ChartService, options: { maxBytes: 
   }
 
   let warming = 0;
-  let warmed: { queries: readonly Omit<ChartQuery, "page" | "limit" | "newToTop100" | "asOf">[]; concurrency: number } | undefined;
+  let warmed: { queries: readonly Omit<ChartRequest, "asOf">[]; concurrency: number } | undefined;
   async function renderAll({ queries, concurrency }: NonNullable<typeof warmed>): Promise<void> {
     let next = 0;
     const worker = async () => {

@@ -153,8 +153,18 @@ export const trendingDataSchema = {
     as_of: { type: "string", format: "date", description: "The chart's day (UTC)." },
     window_start: { type: "string", format: "date", description: "First day of the chart's window." },
     window_end: { type: "string", format: "date", description: "Last day of the chart's window: the as-of day." },
+    source: {
+      type: "string",
+      enum: ["engine", "creative_center"],
+      description: "Where the chart comes from: computed by tagpulse's engine, or collected from TikTok Creative Center.",
+    },
+    collected_at: {
+      type: ["string", "null"],
+      format: "date-time",
+      description: "When a collected chart was fetched from Creative Center (its age); null for the engine's.",
+    },
   },
-  required: ["list", "pagination", "as_of", "window_start", "window_end"],
+  required: ["list", "pagination", "as_of", "window_start", "window_end", "source", "collected_at"],
 };
 
 export const referenceListSchema = (item: object) => ({

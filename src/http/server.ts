@@ -86,7 +86,7 @@ export async function buildServer(
     ajv: { customOptions: { removeAdditional: false } },
     logController: new OneLinePerRequest(),
   });
-  const charts = createChartResponses(context.charts, {
+  const charts = createChartResponses(context.publicCharts, {
     maxBytes: options.chartCacheBytes ?? 256 * 2 ** 20,
     recheckMs: options.chartRecheckMs ?? 1000,
   });
@@ -210,11 +210,14 @@ export async function buildServer(
       parts.push(
         Buffer.from(
           `],"pagination":{"page":${page},"size":${list.length},"total":${rows.length},"has_more":${from + list.length < rows.length}},` +
-            `"as_of":"${chart.asOf}","window_start":"${chart.windowStart}","window_end":"${chart.windowEnd}"},` +
+            `"as_of":"${chart.asOf}","window_start":"${chart.windowStart}","window_end":"${chart.windowEnd}",` +
+            `"source":"${chart.source}","collected_at":${chart.collectedAt === null ? "null" : `"${chart.collectedAt}"`}},` +
             `"requestId":${JSON.stringify(request.id)}}`,
         ),
       );
       reply.type("application/json; charset=utf-8");
+      reply.header("X-Chart-Source", chart.source);
+      reply.header("X-Chart-As-Of", chart.asOf);
       return Buffer.concat(parts);
     },
   );
@@ -263,26 +266,35 @@ export async function buildServer(
     {
       schema: {
         summary:
-          "The database answers and charts exist: their latest day, age, and whether the server is rendering them ahead of requests.",
+          "The database answers and charts exist: the engine's latest day, age and whether the server is rendering them ahead of requests, and when collected charts were last fetched.",
         tags: ["operations"],
         response: { 200: readinessSchema, 503: readinessSchema },
       },
     },
     async (_request, reply) => {
       let days: { first: number; last: number } | null;
+      let collectedAt: number | null;
       try {
-        days = await context.charts.chartDays();
+        [days, collectedAt] = await Promise.all([context.charts.chartDays(), context.upstreamCharts.lastFetchedAt()]);
       } catch (error) {
         reply.log.warn({ err: error }, "database unreachable");
-        return reply.code(503).send({ status: "unavailable", database: "unreachable", charts: null });
+        return reply.code(503).send({ status: "unavailable", database: "unreachable", charts: null, collected: null });
       }
-      if (!days) return reply.code(503).send({ status: "unavailable", database: "ok", charts: null });
-      const asOf = new Date(days.last * 86_400_000).toISOString().slice(0, 10);
-      return {
-        status: "ready",
-        database: "ok",
-        charts: { as_of: asOf, age_seconds: Math.round(Date.now() / 1000 - days.last * 86_400), rendering: charts.warming },
-      };
+      const sources = context.config.chartSources;
+      const collected =
+        collectedAt === null
+          ? null
+          : { last_fetched_at: new Date(collectedAt).toISOString(), age_seconds: Math.round((Date.now() - collectedAt) / 1000) };
+      const engine =
+        days === null
+          ? null
+          : {
+              as_of: new Date(days.last * 86_400_000).toISOString().slice(0, 10),
+              age_seconds: Math.round(Date.now() / 1000 - days.last * 86_400),
+              rendering: charts.warming,
+            };
+      const ready = (sources.includes("engine") && engine !== null) || (sources.includes("creative_center") && collected !== null);
+      return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "unavailable", database: "ok", charts: engine, collected });
     },
   );
 
@@ -318,8 +330,18 @@ const readinessSchema = {
       },
       required: ["as_of", "age_seconds", "rendering"],
     },
+
+    collected: {
+      type: ["object", "null"],
+      description: "Charts collected from Creative Center: when the newest was fetched.",
+      properties: {
+        last_fetched_at: { type: "string", format: "date-time" },
+        age_seconds: { type: "integer" },
+      },
+      required: ["last_fetched_at", "age_seconds"],
+    },
   },
-  required: ["status", "database", "charts"],
+  required: ["status", "database", "charts", "collected"],
 };
 
 /** Every chart of the latest day, for warming the cache: the regions, periods and industries. */

@@ -84,6 +84,8 @@ export const TRENDING_EXAMPLE = {
     as_of: "2026-02-02",
     window_start: "2026-01-27",
     window_end: "2026-02-02",
+    source: "engine",
+    collected_at: null,
   },
   requestId: "c2aaf374-bc6f-4cd6-9e82-9b0c38269f43",
 };

@@ -7,6 +7,7 @@ import { videosByCreateTimeMigration } from "./004-videos-by-create-time.js";
 import { recountedVideosMigration } from "./005-recounted-videos.js";
 import { accountsMigration } from "./006-accounts.js";
 import { refundOnceMigration } from "./007-refund-once.js";
+import { upstreamSnapshotsMigration } from "./008-upstream-snapshots.js";
 
 /** Every migration, in order. Names never change once released. */
 function listMigrations(dialect: Dialect): Record<string, Migration> {
@@ -18,6 +19,7 @@ function listMigrations(dialect: Dialect): Record<string, Migration> {
     "005-recounted-videos": recountedVideosMigration(dialect),
     "006-accounts": accountsMigration(dialect),
     "007-refund-once": refundOnceMigration,
+    "008-upstream-snapshots": upstreamSnapshotsMigration(dialect),
   };
 }
 

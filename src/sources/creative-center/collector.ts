@@ -1,0 +1,241 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, DelegateBackoff, handleWhen, retry, wrap } from "cockatiel";
+import { CHART_SIZE, type Period } from "../../domain/chart-model.js";
+import { ALL_REGIONS } from "../../domain/reference-data.js";
+import type { UpstreamChartService, UpstreamRow } from "../../domain/upstream-charts.js";
+import type { CreativeCenterClient, FetchedRow } from "./client.js";
+import { curvesAsOf, layoutTrend, PREVIEW_ROWS } from "./normalize.js";
+import { UpstreamError } from "./upstream-error.js";
+
+/** Which charts a run collects. */
+export interface SweepPlan {
+  readonly regions: readonly string[];
+  readonly periods: readonly Period[];
+  readonly industries: readonly string[];
+}
+
+export interface CollectorOptions {
+  readonly client: CreativeCenterClient;
+  readonly store: UpstreamChartService;
+  readonly plan: SweepPlan;
+  /** Requests per second on average; each pause is drawn within ±50% of the interval. */
+  readonly requestsPerSecond: number;
+  /** Further tries of a failed request, each after a pause. */
+  readonly retries: number;
+  /** First pause of the exponential backoff, in ms (doubled on each try, up to `maxDelayMs`). */
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Refusals in a row (403, 429, expired login) after which the run stops. */
+  readonly refusalsBeforeStop: number;
+  /** How long the collector stays stopped after that, in ms: later runs stop at once until then. */
+  readonly pauseAfterRefusalsMs: number;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+export interface ChartFailure {
+  /** `US 7d industry nothing`. */
+  readonly chart: string;
+  readonly reason: string;
+}
+
+/** What one run did. */
+export interface CollectionReport {
+  readonly source: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly charts: {
+    readonly planned: number;
+    /** Stored as complete charts. */
+    readonly stored: number;
+    /** Stored as previews (a few top rows only). */
+    readonly previews: number;
+    /** Fetched, but the store holds a fuller chart of that day: kept. */
+    readonly keptFuller: number;
+    readonly failed: number;
+    /** Not tried: the run stopped, or the client cannot ask for them. */
+    readonly skipped: number;
+  };
+  readonly rows: number;
+  readonly requests: number;
+  readonly retries: number;
+  /** Failures, first ones first (at most 100 listed). */
+  readonly failures: readonly ChartFailure[];
+  /** Why the run stopped before the end, or null. */
+  readonly stopped: string | null;
+}
+
+export interface Collector {
+  /** One sweep of the plan. Never throws for what the upstream does: the report says it. */
+  run(options?: { signal?: AbortSignal; onChart?: (done: number, planned: number) => void }): Promise<CollectionReport>;
+}
+
+const MAX_LISTED_FAILURES = 100;
+/** A Retry-After longer than this is not waited for within a run. */
+const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/**
+ * Collects charts from Creative Center: pages through each chart of the plan at a polite, jittered
+ * pace, retries transient failures and refusals with exponential backoff (honouring Retry-After),
+ * validates and normalizes every row, and stores one snapshot per chart. Refusals in a row stop the
+ * run and keep later runs stopped for a while.
+ */
+export function createCollector(options: CollectorOptions): Collector {
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const { client } = options;
+  let nextRequestAt = 0;
+  let lastRefusal: UpstreamError | undefined;
+  let pausedUntil = 0;
+
+  const breaker = circuitBreaker(
+    handleWhen((error) => error instanceof UpstreamError && error.refusal),
+    { halfOpenAfter: options.pauseAfterRefusalsMs, breaker: new ConsecutiveBreaker(options.refusalsBeforeStop) },
+  );
+  breaker.onBreak(() => {
+    pausedUntil = now() + options.pauseAfterRefusalsMs;
+  });
+  const retrying = retry(
+    handleWhen((error) => error instanceof UpstreamError && error.retryable),
+    {
+      maxAttempts: options.retries,
+      backoff: new DelegateBackoff((context) => {
+        const error = "error" in context.result ? context.result.error : undefined;
+        const retryAfter = error instanceof UpstreamError ? error.retryAfterMs : undefined;
+        if (retryAfter !== undefined) return Math.min(retryAfter, MAX_RETRY_AFTER_MS);
+        // "Full jitter": anywhere up to the exponential ceiling, so that many collectors do not retry in step.
+        const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (context.attempt - 1));
+        return ceiling / 2 + (random() * ceiling) / 2;
+      }),
+    },
+  );
+  const policy = wrap(retrying, breaker);
+
+  /** Waits for this request's turn: the average rate, each interval drawn within ±50%. */
+  async function pace(signal: AbortSignal): Promise<void> {
+    const wait = nextRequestAt - now();
+    const interval = 1000 / options.requestsPerSecond;
+    nextRequestAt = Math.max(now(), nextRequestAt) + interval * (0.5 + random());
+    if (wait > 0) await delay(wait, undefined, { signal });
+  }
+
+  return {
+    async run({ signal, onChart } = {}) {
+      const startedAt = now();
+      const counts = { stored: 0, previews: 0, keptFuller: 0, failed: 0, skipped: 0 };
+      const failures: ChartFailure[] = [];
+      let rows = 0;
+      let requests = 0;
+      let retries = 0;
+      let stopped: string | null = null;
+      const charts = options.plan.regions.flatMap((region) =>
+        options.plan.periods.flatMap((period) => options.plan.industries.map((industry) => ({ region, period, industry }))),
+      );
+      const onRetry = retrying.onRetry(() => retries++);
+      const fail = (chart: string, reason: string) => {
+        counts.failed++;
+        if (failures.length < MAX_LISTED_FAILURES) failures.push({ chart, reason });
+      };
+
+      try {
+        let done = 0;
+        for (const chart of charts) {
+          const name = `${chart.region} ${chart.period}d industry ${chart.industry}`;
+          if (stopped !== null) {
+            counts.skipped++;
+          } else if (signal?.aborted) {
+            stopped = "interrupted";
+            counts.skipped++;
+          } else if (chart.region === ALL_REGIONS && !client.allRegions) {
+            counts.skipped++;
+          } else if (pausedUntil > now()) {
+            stopped = `stopped after ${options.refusalsBeforeStop} refusals in a row (last: ${lastRefusal?.message ?? "unknown"}); collecting resumes after ${new Date(pausedUntil).toISOString()}`;
+            counts.skipped++;
+          } else {
+            try {
+              const fetched: FetchedRow[] = [];
+              const pages = client.preview ? 1 : Math.ceil(CHART_SIZE / client.pageSize);
+              for (let page = 1; page <= pages; page++) {
+                const answer = await policy.execute(async (attempt) => {
+                  await pace(attempt.signal);
+                  requests++;
+                  try {
+                    return await client.fetchPage({ ...chart, page, limit: client.pageSize }, attempt.signal);
+                  } catch (error) {
+                    if (error instanceof UpstreamError && error.refusal) lastRefusal = error;
+                    throw error;
+                  }
+                }, signal);
+                fetched.push(...answer.rows);
+                if (!answer.hasMore || answer.rows.length === 0 || fetched.length >= CHART_SIZE) break;
+              }
+              const fetchedAt = now();
+              const snapshot = toSnapshot(fetched.slice(0, CHART_SIZE), chart.period, fetchedAt);
+              const complete = !client.preview && snapshot.rows.length > PREVIEW_ROWS;
+              const outcome = await options.store.store({ ...chart, ...snapshot, source: client.source, fetchedAt, complete });
+              if (outcome === "kept_fuller") counts.keptFuller++;
+              else if (complete) counts.stored++;
+              else counts.previews++;
+              rows += snapshot.rows.length;
+            } catch (error) {
+              if (error instanceof BrokenCircuitError) {
+                stopped = `stopped after ${options.refusalsBeforeStop} refusals in a row (last: ${lastRefusal?.message ?? "unknown"}); collecting resumes after ${new Date(pausedUntil).toISOString()}`;
+                counts.skipped++;
+              } else if (error instanceof UpstreamError) {
+                fail(name, error.message);
+              } else if (signal?.aborted) {
+                stopped = "interrupted";
+                counts.skipped++;
+              } else {
+                throw error;
+              }
+            }
+          }
+          onChart?.(++done, charts.length);
+        }
+      } finally {
+        onRetry.dispose();
+        // Readers drop their cached charts once per run, not once per chart.
+        if (counts.stored + counts.previews > 0) await options.store.publish();
+      }
+      return {
+        source: client.source,
+        startedAt: new Date(startedAt).toISOString(),
+        finishedAt: new Date(now()).toISOString(),
+        charts: { planned: charts.length, ...counts },
+        rows,
+        requests,
+        retries,
+        failures,
+        stopped,
+      };
+    },
+  };
+}
+
+/** The fetched rows as a snapshot's rows and day, or an UpstreamError when they do not form a chart. */
+function toSnapshot(fetched: readonly FetchedRow[], period: Period, fetchedAt: number): { day: number; rows: UpstreamRow[] } {
+  if (fetched.length === 0) throw new UpstreamError("empty", "the upstream answered an empty chart: stored nothing");
+  const names = new Set<string>();
+  fetched.forEach((row, i) => {
+    if (row.rank !== i + 1) throw new UpstreamError("invalid_row", `row ${i + 1} has rank ${row.rank}: ranks must run 1, 2, 3, ...`);
+    if (names.has(row.hashtag_name)) throw new UpstreamError("invalid_row", `hashtag ${row.hashtag_name} appears twice`);
+    names.add(row.hashtag_name);
+  });
+  const day = curvesAsOf(
+    fetched.map((row) => row.curve),
+    fetchedAt,
+  );
+  return {
+    day,
+    rows: fetched.map(({ curve, creators, publish_cnt, video_views, rank, rank_diff, rank_diff_type, ...head }) => ({
+      ...head,
+      trend: layoutTrend(curve, period, day),
+      creators,
+      publish_cnt,
+      video_views,
+      rank,
+      ...(rank_diff_type === undefined ? {} : { rank_diff: rank_diff ?? null, rank_diff_type }),
+    })),
+  };
+}
