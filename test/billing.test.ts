@@ -467,9 +467,8 @@ for (const database of TEST_DATABASES) {
         const { app, context } = await newWorld(kind, {
           wrap: (served) => ({
             ...served,
-            charts: {
-              ...served.charts,
-              getChart: () => Promise.reject(new Error("chart storage failed")),
+            publicCharts: {
+              ...served.publicCharts,
               getChartRows: () => Promise.reject(new Error("chart storage failed")),
             },
           }),
