@@ -69,7 +69,8 @@ describe("a full collection sweep served through the public API", () => {
   it("sweeps every country, period and industry, skipping only the all-regions charts generation 2 cannot ask for", () => {
     const countries = CHART_REGIONS.length - 1;
     expect(report.charts.planned).toBe(CHART_REGIONS.length * PERIODS.length * CHART_INDUSTRIES.length);
-    expect(report.charts.skipped).toBe(PERIODS.length * CHART_INDUSTRIES.length);
+    expect(report.charts.unsupported).toBe(PERIODS.length * CHART_INDUSTRIES.length);
+    expect(report.charts.skipped).toBe(0);
     expect(report.charts.stored + report.charts.previews + report.charts.failed).toBe(countries * PERIODS.length * CHART_INDUSTRIES.length);
     expect(report.charts.stored).toBeGreaterThan(0.9 * countries * PERIODS.length * CHART_INDUSTRIES.length);
     expect(report.stopped).toBeNull();
@@ -112,6 +113,21 @@ describe("a full collection sweep served through the public API", () => {
         await app.close();
       }
     });
+  });
+});
+
+describe("tagpulse collect when the upstream refuses", () => {
+  it("stops after the configured refusals in a row, says why, stores nothing and exits with 1", async () => {
+    const failed = await run(process.execPath, [cli, "--db", path.join(dir, "refused.db"), "collect"], {
+      env: connectorEnv({ CC_SESSION_ID: "expired", CC_RETRIES: "0", CC_REFUSALS_BEFORE_STOP: "2", CC_REGIONS: "US,FR", CC_PERIODS: "7" }),
+    }).then(
+      () => undefined,
+      (error: { code: number; stdout: string }) => error,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stdout).toMatch(/collected 0 of 38 charts complete, .* 2 failed, 36 skipped/);
+    expect(failed?.stdout).toMatch(/stopped after 2 refusals in a row \(last: the session is not logged in \(StatusCode 38001001\)\)/);
+    await withContext(path.join(dir, "refused.db"), async (context) => expect(await context.upstreamCharts.lastFetchedAt()).toBeNull());
   });
 });
 

@@ -76,7 +76,7 @@ describe("collecting with generation 2, logged in", () => {
     const report = await collector(gen2()).run();
     expect(report).toMatchObject({
       source: "creative_center_gen2",
-      charts: { planned: 4, stored: 4, previews: 0, keptFuller: 0, failed: 0, skipped: 0 },
+      charts: { planned: 4, stored: 4, previews: 0, keptFuller: 0, failed: 0, skipped: 0, unsupported: 0 },
       stopped: null,
     });
     for (const region of PLAN.regions) {

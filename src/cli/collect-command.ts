@@ -2,7 +2,7 @@ import type { AppContext } from "../context.js";
 import type { CollectionReport } from "../sources/creative-center/collector.js";
 import { formatCount, type Output } from "./output.js";
 
-/** One collection run from Creative Center with a progress bar, then its report. Exit code 1 when nothing could be stored. */
+/** One collection run from Creative Center with a progress bar, then its report. Exit code 1 when the run stopped early or stored nothing. */
 export async function runCollect(context: AppContext, output: Output, options: { signal?: AbortSignal } = {}): Promise<number> {
   const cc = context.config.creativeCenter;
   output.info(
@@ -21,9 +21,9 @@ export async function runCollect(context: AppContext, output: Output, options: {
   for (const failure of report.failures.slice(0, 20)) output.info(`  failed: ${failure.chart}: ${failure.reason}`);
   if (report.charts.failed > 20) output.info(`  ... and ${formatCount(report.charts.failed - 20)} more failures (--json lists up to 100)`);
   output.result(report);
-  return report.charts.stored + report.charts.previews + report.charts.keptFuller === 0 && report.charts.planned > report.charts.skipped
-    ? 1
-    : 0;
+  const tried = report.charts.planned - report.charts.skipped - report.charts.unsupported;
+  const storedNothing = report.charts.stored + report.charts.previews + report.charts.keptFuller === 0 && tried > 0;
+  return storedNothing || report.stopped !== null ? 1 : 0;
 }
 
 export function describeCollection(report: CollectionReport): string {
@@ -31,7 +31,8 @@ export function describeCollection(report: CollectionReport): string {
   const seconds = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000;
   return (
     `collected ${formatCount(c.stored)} of ${formatCount(c.planned)} charts complete, ${formatCount(c.previews)} as previews, ` +
-    `${formatCount(c.keptFuller)} kept (a fuller one was stored), ${formatCount(c.failed)} failed, ${formatCount(c.skipped)} skipped; ` +
+    `${formatCount(c.keptFuller)} kept (a fuller one was stored), ${formatCount(c.failed)} failed, ${formatCount(c.skipped)} skipped` +
+    (c.unsupported > 0 ? `, ${formatCount(c.unsupported)} all-regions charts not offered by this generation; ` : "; ") +
     `${formatCount(report.rows)} rows from ${formatCount(report.requests)} requests (${formatCount(report.retries)} retries) in ${seconds.toFixed(1)} s` +
     (report.stopped ? `\n  ${report.stopped}` : "")
   );

@@ -82,7 +82,7 @@ export async function runFakeUpstream(output: Output, options: FakeUpstreamComma
   for (const line of [
     `fake TikTok Creative Center serving ${base} (seed ${options.seed}, charts of ${asOf}${faults ? `, faults: ${faults}` : ""})`,
     ``,
-    `  CC_BASE_URL=${base}`,
+    `  CC_BASE_URL=${base} CC_SESSION_ID=${options.sessionId} CC_CSRF_TOKEN=${options.csrfToken} tagpulse collect`,
     ``,
     `  generation 2: POST ${FAKE_UPSTREAM_PATHS.gen2List}`,
     `    Cookie: sessionid=${options.sessionId}; csrftoken=${options.csrfToken}`,

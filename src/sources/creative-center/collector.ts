@@ -53,8 +53,10 @@ export interface CollectionReport {
     /** Fetched, but the store holds a fuller chart of that day: kept. */
     readonly keptFuller: number;
     readonly failed: number;
-    /** Not tried: the run stopped, or the client cannot ask for them. */
+    /** Not tried: the run stopped first. */
     readonly skipped: number;
+    /** Not tried: the client cannot ask for them (generation 2 has no all-regions chart). */
+    readonly unsupported: number;
   };
   readonly rows: number;
   readonly requests: number;
@@ -122,7 +124,7 @@ export function createCollector(options: CollectorOptions): Collector {
   return {
     async run({ signal, onChart } = {}) {
       const startedAt = now();
-      const counts = { stored: 0, previews: 0, keptFuller: 0, failed: 0, skipped: 0 };
+      const counts = { stored: 0, previews: 0, keptFuller: 0, failed: 0, skipped: 0, unsupported: 0 };
       const failures: ChartFailure[] = [];
       let rows = 0;
       let requests = 0;
@@ -147,7 +149,7 @@ export function createCollector(options: CollectorOptions): Collector {
             stopped = "interrupted";
             counts.skipped++;
           } else if (chart.region === ALL_REGIONS && !client.allRegions) {
-            counts.skipped++;
+            counts.unsupported++;
           } else if (pausedUntil > now()) {
             stopped = `stopped after ${options.refusalsBeforeStop} refusals in a row (last: ${lastRefusal?.message ?? "unknown"}); collecting resumes after ${new Date(pausedUntil).toISOString()}`;
             counts.skipped++;
