@@ -172,7 +172,7 @@ describe("resilience", () => {
     fake.inject({ kind: "timeout", delayMs: 5_000, generation: 2 });
     fake.inject({ kind: "server_error", generation: 2 });
     fake.inject({ kind: "refuse", generation: 2 });
-    const report = await collector(gen2({ timeoutMs: 300 }), { plan: { ...PLAN, regions: ["US"], industries: ["nothing"] } }).run();
+    const report = await collector(gen2({ timeoutMs: 1_000 }), { plan: { ...PLAN, regions: ["US"], industries: ["nothing"] } }).run();
     expect(report).toMatchObject({ charts: { stored: 1, failed: 0 }, retries: 3, stopped: null });
     expect((await served()).rows).toHaveLength(100);
   });
@@ -185,23 +185,74 @@ describe("resilience", () => {
     await expect(served()).rejects.toMatchObject({ code: "no_data" });
   });
 
-  it("stops the run after refusals in a row, says why, and stays stopped for the pause", async () => {
+  it("stops the run after refusals in a row, says why, and keeps every later run stopped for the pause", async () => {
     fake.inject({ kind: "expired_session", times: Infinity, generation: 2 });
     const first = await collector(gen2()).run();
     expect(first.stopped).toMatch(
-      /stopped after 4 refusals in a row \(last: the session is not logged in \(StatusCode 38001001\)\); collecting resumes after /,
+      /^stopped: 4 refusals in a row, the last: the session is not logged in \(StatusCode 38001001\); collecting resumes after /,
     );
-    expect(first.charts).toMatchObject({ stored: 0, previews: 0 });
-    expect(first.requests).toBe(4);
-    const paused = collector(gen2());
+    expect(first.charts).toMatchObject({ stored: 0, previews: 0, skipped: 4 });
+    expect([first.requests, first.retries]).toEqual([4, 3]);
+    // Another collector, as another process would build it: the pause is kept in the database.
     fake.clearFaults();
-    fake.inject({ kind: "throttle", times: Infinity, retryAfterSeconds: 0, generation: 2 });
-    await paused.run();
     const start = fake.requests.length;
-    const again = await paused.run();
-    expect(again.stopped).toMatch(/HTTP 429/);
+    const again = await collector(gen2()).run();
+    expect(again.stopped).toBe(first.stopped);
     expect(again.charts.skipped).toBe(4);
     expect(requestsSince(start)).toHaveLength(0);
+  });
+
+  it("stops, without retrying early, when the upstream asks to wait longer than a run waits", async () => {
+    fake.inject({ kind: "throttle", retryAfterSeconds: 3_600, generation: 2 });
+    const report = await collector(gen2()).run();
+    expect(report.stopped).toMatch(
+      /^stopped: the upstream asked to wait 60 min \(POST .*: HTTP 429 \(throttled\)\); collecting resumes after /,
+    );
+    expect([report.requests, report.retries, report.charts.skipped]).toEqual([1, 0, 4]);
+  });
+
+  it("holds the next chart's request too until a Retry-After has passed", async () => {
+    fake.inject({ kind: "throttle", retryAfterSeconds: 1, generation: 2 });
+    const start = fake.requests.length;
+    const report = await collector(gen2(), { retries: 0, plan: { ...PLAN, regions: ["US", "FR"], industries: ["nothing"] } }).run();
+    expect(report.charts).toMatchObject({ failed: 1, stored: 1 });
+    const [throttled, next] = requestsSince(start);
+    expect(throttled!.status).toBe(429);
+    expect(next!.at - throttled!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  it("stops at once when interrupted during a retry's wait, counting the chart as skipped", async () => {
+    fake.inject({ kind: "throttle", retryAfterSeconds: 30, generation: 2 });
+    const interrupt = new AbortController();
+    setTimeout(() => interrupt.abort(), 200);
+    const started = Date.now();
+    const report = await collector(gen2()).run({ signal: interrupt.signal });
+    expect(report.stopped).toBe("interrupted");
+    expect(report.charts).toMatchObject({ failed: 0, skipped: 4 });
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it("refuses a chart whose curve runs past the day it was fetched, instead of dating it in the future", async () => {
+    fake.setAsOf("2027-03-01");
+    const report = await collector(gen2(), { plan: { ...PLAN, regions: ["US"], industries: ["nothing"] } }).run();
+    expect(report.failures).toEqual([
+      {
+        chart: "US 7d industry nothing",
+        reason: expect.stringMatching(/^row 1: its curve has a point on 2027-0[23]-\d\d, after the day it was fetched$/),
+      },
+    ]);
+    await expect(served()).rejects.toMatchObject({ code: "no_data" });
+  });
+
+  it("stores a logged-in answer that ends before the upstream's own count as a preview", async () => {
+    const short: CreativeCenterClient = {
+      ...gen2(),
+      fetchPage: async (request, signal) => ({ ...(await gen2().fetchPage(request, signal)), hasMore: false }),
+    };
+    const report = await collector(short, { plan: { ...PLAN, regions: ["US"], industries: ["nothing"] } }).run();
+    expect(report.charts).toMatchObject({ stored: 0, previews: 1 });
+    const chart = await served();
+    expect([chart.complete, chart.rows.length]).toEqual([false, 20]);
   });
 
   it("stores nothing from a malformed, broken-row or empty answer and keeps serving the last good chart with its age", async () => {

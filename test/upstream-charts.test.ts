@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Period } from "../src/domain/chart-model.js";
+import type { ChartService } from "../src/domain/chart-service.js";
+import { createPublicCharts } from "../src/domain/chart-sources.js";
 import type { UpstreamRow, UpstreamSnapshot } from "../src/domain/upstream-charts.js";
 import { TagpulseError } from "../src/lib/errors.js";
 import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
@@ -76,6 +78,18 @@ for (const database of TEST_DATABASES) {
       expect((await context.upstreamCharts.getChartRows(chart)).rows).toHaveLength(6);
     });
 
+    it("keeps the complete chart when a preview of the same new day is stored at the same moment", async () => {
+      const names = Array.from({ length: 100 }, (_, i) => `t${i}`);
+      for (let day = D; day < D + 30; day++) {
+        const outcomes = await Promise.all([
+          context.upstreamCharts.store(snapshot(day, ["x", "y", "z"], { complete: false })),
+          context.upstreamCharts.store(snapshot(day, names)),
+        ]);
+        expect(outcomes).toContain("stored");
+        expect((await context.upstreamCharts.getChartRows({ ...chart, asOf: day })).rows).toHaveLength(100);
+      }
+    });
+
     it("replaces a preview by a complete snapshot of the same day", async () => {
       await context.upstreamCharts.store(snapshot(D, ["a", "b", "c"], { complete: false }));
       expect(await context.upstreamCharts.store(snapshot(D, ["a", "b", "c", "d"]))).toBe("stored");
@@ -116,15 +130,20 @@ for (const database of TEST_DATABASES) {
       ]);
     });
 
-    it("keeps the movement the upstream sent", async () => {
+    it("keeps the movement the upstream sent, and does not call new a row it says was there the day before", async () => {
       await context.upstreamCharts.store({
         ...snapshot(D, []),
-        rows: [row("a", 1, { rank_diff: 3, rank_diff_type: 1 }), row("b", 2, { rank_diff: 0, rank_diff_type: 2 })],
+        rows: [
+          row("a", 1, { rank_diff: 3, rank_diff_type: 1 }),
+          row("b", 2, { rank_diff: 0, rank_diff_type: 2 }),
+          row("c", 3, { rank_diff: null, rank_diff_type: 4 }),
+        ],
       });
       const rows = (await context.upstreamCharts.getChartRows(chart)).rows;
-      expect(rows.map((r) => [r.item.rank_diff, r.item.rank_diff_type])).toEqual([
-        [3, 1],
-        [0, 2],
+      expect(rows.map((r) => [r.item.rank_diff, r.item.rank_diff_type, r.isNew])).toEqual([
+        [3, 1, false],
+        [0, 2, false],
+        [null, 4, true],
       ]);
     });
 
@@ -136,13 +155,39 @@ for (const database of TEST_DATABASES) {
       await expect(context.upstreamCharts.getChartRows({ ...chart, region: "XX" })).rejects.toBeInstanceOf(TagpulseError);
     });
 
-    it("serves the engine's chart first and falls back to a collected one when the engine has none", async () => {
+    it("falls back to a collected chart when the engine has none, saying which source answered", async () => {
       await context.upstreamCharts.store(snapshot(D, ["a", "b"]));
       const served = await context.publicCharts.getChartRows(chart);
-      expect([served.source, served.collected_at, served.rows.length]).toEqual(["creative_center", "2026-02-17T03:00:00.000Z", 2]);
+      expect([served.source, served.collected_at, served.complete, served.rows.length]).toEqual([
+        "creative_center",
+        "2026-02-17T03:00:00.000Z",
+        true,
+        2,
+      ]);
       await expect(context.publicCharts.getChartRows({ ...chart, region: "FR" })).rejects.toThrow(
         /no chart data yet.*; no collected chart for FR/,
       );
+    });
+
+    it("serves a collected preview only when no later source has the whole chart", async () => {
+      await context.upstreamCharts.store(snapshot(D, ["p", "q", "r"], { complete: false }));
+      const engineRows = { as_of: "2026-02-16", window_start: "2026-02-10", window_end: "2026-02-16", rows: [] };
+      const engine = { ...context.charts, getChartRows: async () => engineRows } as ChartService;
+      const previewFirst = createPublicCharts({ engine, upstream: context.upstreamCharts, order: ["creative_center", "engine"] });
+      expect(await previewFirst.getChartRows(chart)).toMatchObject({ source: "engine", complete: true });
+      const previewOnly = createPublicCharts({ engine, upstream: context.upstreamCharts, order: ["creative_center"] });
+      expect(await previewOnly.getChartRows(chart)).toMatchObject({ source: "creative_center", complete: false });
+    });
+
+    it("keeps the collector's state, breaker and pause, for the next run of any process", async () => {
+      expect(await context.upstreamCharts.collectorState()).toBeNull();
+      const state = {
+        breaker: { ownState: { value: 1, openedAt: 5, attemptNo: 1 }, breakerState: 5 },
+        pause: { until: 9, reason: "refused" },
+      };
+      await context.upstreamCharts.saveCollectorState(state);
+      await context.upstreamCharts.saveCollectorState({ ...state, pause: null });
+      expect(await context.upstreamCharts.collectorState()).toEqual({ ...state, pause: null });
     });
 
     it("publishes stored snapshots to readers through the version, once per publish", async () => {

@@ -139,7 +139,7 @@ for (const [name, description, demo] of [
         "collect from Creative Center this often, e.g. 24h (default: $COLLECT_EVERY, or never)",
       ).argParser((text) => {
         const ms = parseDuration(text);
-        if (ms === null) throw new InvalidArgumentError("--collect-every must be a duration such as 24h, 90m or 1d");
+        if (ms === null) throw new InvalidArgumentError("--collect-every must be a duration up to 24d, such as 24h, 90m or 1d");
         return ms;
       }),
     )

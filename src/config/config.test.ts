@@ -98,10 +98,16 @@ describe("loadConfig: chart sources and the Creative Center connector", () => {
 });
 
 describe("parseDuration", () => {
-  it("reads ms, s, m, h and d, and refuses anything else", () => {
+  it("reads ms, s, m, h and d up to 24 days (what a timer can wait), and refuses anything else", () => {
     expect([parseDuration("500ms"), parseDuration("90s"), parseDuration("30m"), parseDuration("24h"), parseDuration("1.5d")]).toEqual([
       500, 90_000, 1_800_000, 86_400_000, 129_600_000,
     ]);
-    expect([parseDuration("0h"), parseDuration("1w"), parseDuration("h"), parseDuration("")]).toEqual([null, null, null, null]);
+    expect([parseDuration("0h"), parseDuration("1w"), parseDuration("h"), parseDuration(""), parseDuration("30d")]).toEqual([
+      null,
+      null,
+      null,
+      null,
+      null,
+    ]);
   });
 });

@@ -91,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: { da
   const chartSources = list(env, "CHART_SOURCES", CHART_SOURCES.join(","), CHART_SOURCES, problems) as ChartSourceName[];
   const collectEvery = env.COLLECT_EVERY === undefined || env.COLLECT_EVERY === "" ? undefined : parseDuration(env.COLLECT_EVERY);
   if (collectEvery === null)
-    problems.push(`COLLECT_EVERY must be a duration such as 24h, 90m or 1d, got ${JSON.stringify(env.COLLECT_EVERY)}`);
+    problems.push(`COLLECT_EVERY must be a duration up to 24d, such as 24h, 90m or 1d, got ${JSON.stringify(env.COLLECT_EVERY)}`);
   const creativeCenter = loadCreativeCenter(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -154,7 +154,7 @@ function loadCreativeCenter(env: NodeJS.ProcessEnv, problems: string[]): Creativ
   };
   const pause = parseDuration(env.CC_PAUSE_AFTER_REFUSALS ?? "6h");
   if (pause === null)
-    problems.push(`CC_PAUSE_AFTER_REFUSALS must be a duration such as 6h, got ${JSON.stringify(env.CC_PAUSE_AFTER_REFUSALS)}`);
+    problems.push(`CC_PAUSE_AFTER_REFUSALS must be a duration up to 24d, such as 6h, got ${JSON.stringify(env.CC_PAUSE_AFTER_REFUSALS)}`);
   return {
     generation,
     baseUrl,
@@ -183,13 +183,16 @@ function list(env: NodeJS.ProcessEnv, name: string, fallback: string, allowed: r
   return [...new Set(items)];
 }
 
-/** `90s`, `30m`, `24h` or `1d` in ms; null when unreadable or not positive. */
+/** The longest duration a timer can wait (about 24.8 days). */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/** `90s`, `30m`, `24h` or `1d` in ms; null when unreadable, not positive or longer than 24 days. */
 export function parseDuration(text: string): number | null {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(text.trim());
   if (!match) return null;
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "ms" | "s" | "m" | "h" | "d"];
   const ms = Math.round(Number(match[1]) * unit);
-  return ms > 0 ? ms : null;
+  return ms > 0 && ms <= MAX_DURATION_MS ? ms : null;
 }
 
 export function isPostgresUrl(url: string): boolean {

@@ -11,6 +11,8 @@ export interface ServedChartRows extends ChartRows {
   readonly source: ChartSourceName;
   /** ISO time a collected chart was fetched; null for the engine's. */
   readonly collected_at: string | null;
+  /** False for a collected preview: only the top rows of the chart. */
+  readonly complete: boolean;
 }
 
 export type ChartRequest = Omit<ChartQuery, "page" | "limit" | "newToTop100">;
@@ -26,7 +28,8 @@ export interface PublicCharts {
 
 /**
  * The charts the API serves: each request is answered by the first source, in the operator's order,
- * that has the chart asked for; a source without it (no data yet, no such day) passes to the next.
+ * that has the chart asked for; a source without it (no data yet, no such day) passes to the next, and
+ * so does a collected preview when a later source has the whole chart.
  */
 export function createPublicCharts(deps: {
   engine: ChartService;
@@ -34,9 +37,9 @@ export function createPublicCharts(deps: {
   order: readonly ChartSourceName[];
 }): PublicCharts {
   const sources: Record<ChartSourceName, (query: ChartRequest) => Promise<ServedChartRows>> = {
-    engine: async (query) => ({ ...(await deps.engine.getChartRows(query)), source: "engine", collected_at: null }),
+    engine: async (query) => ({ ...(await deps.engine.getChartRows(query)), source: "engine", collected_at: null, complete: true }),
     creative_center: async (query) => {
-      const { source: _client, complete: _complete, ...chart } = await deps.upstream.getChartRows(query);
+      const { source: _client, ...chart } = await deps.upstream.getChartRows(query);
       return { ...chart, source: "creative_center" };
     },
   };
@@ -44,14 +47,19 @@ export function createPublicCharts(deps: {
   return {
     async getChartRows(query) {
       const missing: TagpulseError[] = [];
+      let preview: ServedChartRows | undefined;
       for (const name of deps.order) {
         try {
-          return await sources[name](query);
+          const chart = await sources[name](query);
+          if (chart.complete) return chart;
+          // A preview is served only when no later source has the whole chart.
+          preview ??= chart;
         } catch (error) {
           if (!(error instanceof TagpulseError) || error.code !== "no_data") throw error;
           missing.push(error);
         }
       }
+      if (preview) return preview;
       throw new TagpulseError(
         "no_data",
         missing.map((error) => error.message).join("; "),

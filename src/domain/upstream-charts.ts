@@ -47,6 +47,9 @@ export interface UpstreamChartService {
    * latest complete snapshot, or the latest preview when none is complete.
    */
   getChartRows(query: { region: string; period: Period; industry: string; asOf?: number | undefined }): Promise<CollectedChartRows>;
+  /** The collector's state left by the last run of any process, or null before the first. */
+  collectorState(): Promise<CollectorState | null>;
+  saveCollectorState(state: CollectorState): Promise<void>;
   /** The newest fetch time of any snapshot (Unix ms), or null before the first. */
   lastFetchedAt(): Promise<number | null>;
   /** Tells readers that snapshots were stored, so they drop what they cached: once per collection run, not per chart. */
@@ -54,6 +57,17 @@ export interface UpstreamChartService {
   /** Changes on each publish. */
   version(): Promise<string>;
 }
+
+/** What a collector keeps between runs: its circuit breaker, and a pause in effect with its reason. */
+export interface CollectorState {
+  /** The breaker's own serialized state (refusals counted, open or closed). */
+  readonly breaker: unknown;
+  /** Unix ms. */
+  readonly pause: { readonly until: number; readonly reason: string } | null;
+}
+
+/** The `engine_state` key of the collector's state. */
+const COLLECTOR_STATE_KEY = "creative_center_collector";
 
 interface StoredRows {
   readonly rows: readonly UpstreamRow[];
@@ -67,40 +81,39 @@ export function createUpstreamChartService(deps: { database: Database }): Upstre
       if (snapshot.rows.length === 0) throw new TagpulseError("invalid_input", "an empty chart is never stored");
       if (snapshot.rows.length > CHART_SIZE) throw new TagpulseError("invalid_input", `a chart holds at most ${CHART_SIZE} rows`);
       const key = { day: snapshot.day, region: snapshot.region, period: snapshot.period, industry: snapshot.industry };
+      const row = {
+        ...key,
+        source: snapshot.source,
+        fetched_at: snapshot.fetchedAt,
+        complete: snapshot.complete ? 1 : 0,
+        row_count: snapshot.rows.length,
+        rows: JSON.stringify({ rows: snapshot.rows } satisfies StoredRows),
+      };
       return db.transaction().execute(async (trx) => {
-        const current = trx
-          .selectFrom("upstream_snapshots")
-          .select(["complete", "row_count"])
-          .where("region", "=", key.region)
-          .where("period", "=", key.period)
-          .where("industry", "=", key.industry)
-          .where("day", "=", key.day);
-        // SQLite runs one transaction at a time; PostgreSQL locks the row against a concurrent sweep.
-        const existing = await (deps.database.dialect === "postgres" ? current.forUpdate() : current).executeTakeFirst();
-        if (existing && (Number(existing.complete) > Number(snapshot.complete) || Number(existing.row_count) > snapshot.rows.length)) {
-          return "kept_fuller";
-        }
-        const row = {
-          ...key,
-          source: snapshot.source,
-          fetched_at: snapshot.fetchedAt,
-          complete: snapshot.complete ? 1 : 0,
-          row_count: snapshot.rows.length,
-          rows: JSON.stringify({ rows: snapshot.rows } satisfies StoredRows),
-        };
-        await trx
+        // One statement decides and writes, so that two sweeps storing the same chart cannot both win.
+        const written = await trx
           .insertInto("upstream_snapshots")
           .values(row)
           .onConflict((oc) =>
-            oc.columns(["region", "period", "industry", "day"]).doUpdateSet({
-              source: row.source,
-              fetched_at: row.fetched_at,
-              complete: row.complete,
-              row_count: row.row_count,
-              rows: row.rows,
-            }),
+            oc
+              .columns(["region", "period", "industry", "day"])
+              .doUpdateSet({
+                source: row.source,
+                fetched_at: row.fetched_at,
+                complete: row.complete,
+                row_count: row.row_count,
+                rows: row.rows,
+              })
+              .where(({ eb, ref }) =>
+                eb.and([
+                  eb(ref("excluded.complete"), ">=", ref("upstream_snapshots.complete")),
+                  eb(ref("excluded.row_count"), ">=", ref("upstream_snapshots.row_count")),
+                ]),
+              ),
           )
-          .execute();
+          .returning("day")
+          .executeTakeFirst();
+        if (!written) return "kept_fuller";
         await trx
           .insertInto("upstream_firsts")
           .values(
@@ -180,9 +193,24 @@ export function createUpstreamChartService(deps: { database: Database }): Upstre
         complete: Number(found.complete) === 1,
         rows: rows.map((row) => ({
           item: withMovement(row, previousRanks.get(row.hashtag_name)),
-          isNew: firsts.get(row.hashtag_name) === day,
+          // Movement the upstream sent may know days before our history: a row it says was there yesterday is not new.
+          isNew: firsts.get(row.hashtag_name) === day && (row.rank_diff_type === undefined || row.rank_diff_type === 4),
         })),
       };
+    },
+
+    async collectorState() {
+      const row = await db.selectFrom("engine_state").select("value").where("key", "=", COLLECTOR_STATE_KEY).executeTakeFirst();
+      return row ? (JSON.parse(row.value) as CollectorState) : null;
+    },
+
+    async saveCollectorState(state) {
+      const value = JSON.stringify(state);
+      await db
+        .insertInto("engine_state")
+        .values({ key: COLLECTOR_STATE_KEY, value })
+        .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
+        .execute();
     },
 
     async lastFetchedAt() {

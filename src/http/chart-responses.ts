@@ -10,6 +10,7 @@ export interface SerializedChart {
   readonly source: ChartSourceName;
   /** When a collected chart was fetched (ISO), or null. */
   readonly collectedAt: string | null;
+  readonly complete: boolean;
   readonly rows: readonly Buffer[];
   /** The rows new to the chart's top 100. */
   readonly newRows: readonly Buffer[];
@@ -57,7 +58,7 @@ export function createChartResponses(charts: PublicCharts, options: { maxBytes: 
 
   async function render(query: ChartRequest): Promise<SerializedChart> {
     await creatorsIndexed;
-    const { as_of, window_start, window_end, source, collected_at, rows } = await charts.getChartRows(query);
+    const { as_of, window_start, window_end, source, collected_at, complete, rows } = await charts.getChartRows(query);
     // Bytes, encoded once: a serialized string is built piece by piece, and copying it out again on
     // every request would cost more than the rest of the request.
     const serialized = rows.map((row) => ({ json: Buffer.from(serializeItem(row.item)), isNew: row.isNew }));
@@ -67,6 +68,7 @@ export function createChartResponses(charts: PublicCharts, options: { maxBytes: 
       windowEnd: window_end,
       source,
       collectedAt: collected_at,
+      complete,
       rows: serialized.map((row) => row.json),
       newRows: serialized.filter((row) => row.isNew).map((row) => row.json),
     };

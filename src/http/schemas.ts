@@ -163,8 +163,12 @@ export const trendingDataSchema = {
       format: "date-time",
       description: "When a collected chart was fetched from Creative Center (its age); null for the engine's.",
     },
+    complete: {
+      type: "boolean",
+      description: "False for a collected preview: only the top rows Creative Center shows logged-out visitors.",
+    },
   },
-  required: ["list", "pagination", "as_of", "window_start", "window_end", "source", "collected_at"],
+  required: ["list", "pagination", "as_of", "window_start", "window_end", "source", "collected_at", "complete"],
 };
 
 export const referenceListSchema = (item: object) => ({

@@ -211,7 +211,7 @@ export async function buildServer(
         Buffer.from(
           `],"pagination":{"page":${page},"size":${list.length},"total":${rows.length},"has_more":${from + list.length < rows.length}},` +
             `"as_of":"${chart.asOf}","window_start":"${chart.windowStart}","window_end":"${chart.windowEnd}",` +
-            `"source":"${chart.source}","collected_at":${chart.collectedAt === null ? "null" : `"${chart.collectedAt}"`}},` +
+            `"source":"${chart.source}","collected_at":${chart.collectedAt === null ? "null" : `"${chart.collectedAt}"`},"complete":${chart.complete}},` +
             `"requestId":${JSON.stringify(request.id)}}`,
         ),
       );

@@ -86,6 +86,7 @@ export const TRENDING_EXAMPLE = {
     window_end: "2026-02-02",
     source: "engine",
     collected_at: null,
+    complete: true,
   },
   requestId: "c2aaf374-bc6f-4cd6-9e82-9b0c38269f43",
 };

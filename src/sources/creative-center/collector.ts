@@ -1,9 +1,10 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, DelegateBackoff, handleWhen, retry, wrap } from "cockatiel";
+import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen } from "cockatiel";
 import { CHART_SIZE, type Period } from "../../domain/chart-model.js";
+import { dayOf, formatDay } from "../../lib/days.js";
 import { ALL_REGIONS } from "../../domain/reference-data.js";
 import type { UpstreamChartService, UpstreamRow } from "../../domain/upstream-charts.js";
-import type { CreativeCenterClient, FetchedRow } from "./client.js";
+import type { ChartPage, ChartPageRequest, CreativeCenterClient, FetchedRow } from "./client.js";
 import { curvesAsOf, layoutTrend, PREVIEW_ROWS } from "./normalize.js";
 import { UpstreamError } from "./upstream-error.js";
 
@@ -73,53 +74,42 @@ export interface Collector {
 }
 
 const MAX_LISTED_FAILURES = 100;
-/** A Retry-After longer than this is not waited for within a run. */
+/** A Retry-After longer than this stops the run instead: collecting resumes after it. */
 const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/** Why a run ends early: the reason goes into its report. */
+class StopRun extends Error {}
+
+function stopReason(pause: { until: number; reason: string }): string {
+  return `stopped: ${pause.reason}; collecting resumes after ${new Date(pause.until).toISOString()}`;
+}
 
 /**
  * Collects charts from Creative Center: pages through each chart of the plan at a polite, jittered
  * pace, retries transient failures and refusals with exponential backoff (honouring Retry-After),
- * validates and normalizes every row, and stores one snapshot per chart. Refusals in a row stop the
- * run and keep later runs stopped for a while.
+ * validates and normalizes every row, and stores one snapshot per chart. Refusals in a row open a
+ * circuit breaker, kept in the database: the run stops, and so does every run of any process until
+ * the pause is over.
  */
 export function createCollector(options: CollectorOptions): Collector {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
-  const { client } = options;
+  const { client, store } = options;
   let nextRequestAt = 0;
-  let lastRefusal: UpstreamError | undefined;
-  let pausedUntil = 0;
-
-  const breaker = circuitBreaker(
-    handleWhen((error) => error instanceof UpstreamError && error.refusal),
-    { halfOpenAfter: options.pauseAfterRefusalsMs, breaker: new ConsecutiveBreaker(options.refusalsBeforeStop) },
-  );
-  breaker.onBreak(() => {
-    pausedUntil = now() + options.pauseAfterRefusalsMs;
-  });
-  const retrying = retry(
-    handleWhen((error) => error instanceof UpstreamError && error.retryable),
-    {
-      maxAttempts: options.retries,
-      backoff: new DelegateBackoff((context) => {
-        const error = "error" in context.result ? context.result.error : undefined;
-        const retryAfter = error instanceof UpstreamError ? error.retryAfterMs : undefined;
-        if (retryAfter !== undefined) return Math.min(retryAfter, MAX_RETRY_AFTER_MS);
-        // "Full jitter": anywhere up to the exponential ceiling, so that many collectors do not retry in step.
-        const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (context.attempt - 1));
-        return ceiling / 2 + (random() * ceiling) / 2;
-      }),
-    },
-  );
-  const policy = wrap(retrying, breaker);
 
   /** Waits for this request's turn: the average rate, each interval drawn within ±50%. */
-  async function pace(signal: AbortSignal): Promise<void> {
+  async function pace(signal: AbortSignal | undefined): Promise<void> {
     const wait = nextRequestAt - now();
     const interval = 1000 / options.requestsPerSecond;
     nextRequestAt = Math.max(now(), nextRequestAt) + interval * (0.5 + random());
-    if (wait > 0) await delay(wait, undefined, { signal });
+    if (wait > 0) await delay(wait, undefined, signal ? { signal } : {});
   }
+
+  /** The pause before retry `attempt` (1-based): exponential, each drawn in its upper half so that collectors do not retry in step. */
+  const backoff = (attempt: number) => {
+    const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (attempt - 1));
+    return ceiling / 2 + (random() * ceiling) / 2;
+  };
 
   return {
     async run({ signal, onChart } = {}) {
@@ -133,72 +123,114 @@ export function createCollector(options: CollectorOptions): Collector {
       const charts = options.plan.regions.flatMap((region) =>
         options.plan.periods.flatMap((period) => options.plan.industries.map((industry) => ({ region, period, industry }))),
       );
-      const onRetry = retrying.onRetry(() => retries++);
       const fail = (chart: string, reason: string) => {
         counts.failed++;
         if (failures.length < MAX_LISTED_FAILURES) failures.push({ chart, reason });
       };
 
+      // The breaker's state outlives the run and the process: a pause after refusals holds for every run.
+      const saved = await store.collectorState();
+      let pause = saved?.pause ?? null;
+      const breaker = circuitBreaker(
+        handleWhen((error) => error instanceof UpstreamError && error.refusal),
+        {
+          halfOpenAfter: options.pauseAfterRefusalsMs,
+          breaker: new ConsecutiveBreaker(options.refusalsBeforeStop),
+          ...(saved ? { initialState: saved.breaker } : {}),
+        },
+      );
+      const pauseFor = (ms: number, reason: string) => {
+        pause = { until: now() + ms, reason };
+        return new StopRun(stopReason(pause));
+      };
+
+      /** One page, retried after a pause while the failure is worth it and the breaker closed. */
+      async function fetchPage(request: ChartPageRequest): Promise<ChartPage> {
+        for (let attempt = 0; ; attempt++) {
+          await pace(signal);
+          requests++;
+          try {
+            return await breaker.execute(({ signal: breakerSignal }) => client.fetchPage(request, breakerSignal), signal);
+          } catch (error) {
+            if (error instanceof BrokenCircuitError) {
+              throw pause ? new StopRun(stopReason(pause)) : pauseFor(options.pauseAfterRefusalsMs, "the circuit breaker is open");
+            }
+            if (!(error instanceof UpstreamError)) throw error;
+            if (breaker.state !== CircuitState.Closed) {
+              throw pauseFor(options.pauseAfterRefusalsMs, `${options.refusalsBeforeStop} refusals in a row, the last: ${error.message}`);
+            }
+            if (error.retryAfterMs !== undefined && error.retryAfterMs > MAX_RETRY_AFTER_MS) {
+              throw pauseFor(
+                error.retryAfterMs,
+                `the upstream asked to wait ${Math.round(error.retryAfterMs / 60_000)} min (${error.message})`,
+              );
+            }
+            // A Retry-After holds every later request too, not only this one's retry.
+            if (error.retryAfterMs !== undefined) nextRequestAt = Math.max(nextRequestAt, now() + error.retryAfterMs);
+            if (!error.retryable || attempt >= options.retries) throw error;
+            retries++;
+            nextRequestAt = Math.max(nextRequestAt, now() + backoff(attempt + 1));
+          }
+        }
+      }
+
+      /** One chart: its pages, validated and normalized, offered to the store. */
+      async function collect(chart: { region: string; period: Period; industry: string }): Promise<void> {
+        const fetched: FetchedRow[] = [];
+        let total = 0;
+        const pages = client.preview ? 1 : Math.ceil(CHART_SIZE / client.pageSize);
+        for (let page = 1; page <= pages; page++) {
+          const answer = await fetchPage({ ...chart, page, limit: client.pageSize });
+          fetched.push(...answer.rows);
+          total = Math.max(total, answer.total);
+          if (!answer.hasMore || answer.rows.length === 0 || fetched.length >= CHART_SIZE) break;
+        }
+        const fetchedAt = now();
+        const snapshot = toSnapshot(fetched.slice(0, CHART_SIZE), chart.period, fetchedAt);
+        // Fewer rows than the upstream counts, or a logged-in answer as short as a logged-out one, is a preview.
+        const complete = !client.preview && snapshot.rows.length > PREVIEW_ROWS && snapshot.rows.length >= Math.min(total, CHART_SIZE);
+        const outcome = await store.store({ ...chart, ...snapshot, source: client.source, fetchedAt, complete });
+        if (outcome === "kept_fuller") {
+          counts.keptFuller++;
+          return;
+        }
+        if (complete) counts.stored++;
+        else counts.previews++;
+        rows += snapshot.rows.length;
+      }
+
       try {
         let done = 0;
         for (const chart of charts) {
           const name = `${chart.region} ${chart.period}d industry ${chart.industry}`;
-          if (stopped !== null) {
-            counts.skipped++;
-          } else if (signal?.aborted) {
-            stopped = "interrupted";
-            counts.skipped++;
-          } else if (chart.region === ALL_REGIONS && !client.allRegions) {
-            counts.unsupported++;
-          } else if (pausedUntil > now()) {
-            stopped = `stopped after ${options.refusalsBeforeStop} refusals in a row (last: ${lastRefusal?.message ?? "unknown"}); collecting resumes after ${new Date(pausedUntil).toISOString()}`;
-            counts.skipped++;
-          } else {
+          if (stopped === null && signal?.aborted) stopped = "interrupted";
+          if (stopped === null && pause !== null && pause.until > now()) stopped = stopReason(pause);
+          if (chart.region === ALL_REGIONS && !client.allRegions) counts.unsupported++;
+          else if (stopped !== null) counts.skipped++;
+          else {
             try {
-              const fetched: FetchedRow[] = [];
-              const pages = client.preview ? 1 : Math.ceil(CHART_SIZE / client.pageSize);
-              for (let page = 1; page <= pages; page++) {
-                const answer = await policy.execute(async (attempt) => {
-                  await pace(attempt.signal);
-                  requests++;
-                  try {
-                    return await client.fetchPage({ ...chart, page, limit: client.pageSize }, attempt.signal);
-                  } catch (error) {
-                    if (error instanceof UpstreamError && error.refusal) lastRefusal = error;
-                    throw error;
-                  }
-                }, signal);
-                fetched.push(...answer.rows);
-                if (!answer.hasMore || answer.rows.length === 0 || fetched.length >= CHART_SIZE) break;
-              }
-              const fetchedAt = now();
-              const snapshot = toSnapshot(fetched.slice(0, CHART_SIZE), chart.period, fetchedAt);
-              const complete = !client.preview && snapshot.rows.length > PREVIEW_ROWS;
-              const outcome = await options.store.store({ ...chart, ...snapshot, source: client.source, fetchedAt, complete });
-              if (outcome === "kept_fuller") counts.keptFuller++;
-              else if (complete) counts.stored++;
-              else counts.previews++;
-              rows += snapshot.rows.length;
+              await collect(chart);
             } catch (error) {
-              if (error instanceof BrokenCircuitError) {
-                stopped = `stopped after ${options.refusalsBeforeStop} refusals in a row (last: ${lastRefusal?.message ?? "unknown"}); collecting resumes after ${new Date(pausedUntil).toISOString()}`;
+              if (error instanceof StopRun) {
+                stopped = error.message;
                 counts.skipped++;
-              } else if (error instanceof UpstreamError) {
-                fail(name, error.message);
               } else if (signal?.aborted) {
                 stopped = "interrupted";
                 counts.skipped++;
+              } else if (error instanceof UpstreamError) {
+                fail(name, error.message);
               } else {
-                throw error;
+                // The store failing (a database error) fails the chart, not the run.
+                fail(name, `not stored: ${error instanceof Error ? error.message : String(error)}`);
               }
             }
           }
           onChart?.(++done, charts.length);
         }
       } finally {
-        onRetry.dispose();
+        await store.saveCollectorState({ breaker: breaker.toJSON(), pause });
         // Readers drop their cached charts once per run, not once per chart.
-        if (counts.stored + counts.previews > 0) await options.store.publish();
+        if (counts.stored + counts.previews > 0) await store.publish();
       }
       return {
         source: client.source,
@@ -218,11 +250,17 @@ export function createCollector(options: CollectorOptions): Collector {
 /** The fetched rows as a snapshot's rows and day, or an UpstreamError when they do not form a chart. */
 function toSnapshot(fetched: readonly FetchedRow[], period: Period, fetchedAt: number): { day: number; rows: UpstreamRow[] } {
   if (fetched.length === 0) throw new UpstreamError("empty", "the upstream answered an empty chart: stored nothing");
+  const fetchDay = dayOf(fetchedAt / 1000);
   const names = new Set<string>();
   fetched.forEach((row, i) => {
     if (row.rank !== i + 1) throw new UpstreamError("invalid_row", `row ${i + 1} has rank ${row.rank}: ranks must run 1, 2, 3, ...`);
     if (names.has(row.hashtag_name)) throw new UpstreamError("invalid_row", `hashtag ${row.hashtag_name} appears twice`);
     names.add(row.hashtag_name);
+    // A curve ending after the day it was fetched would date the chart in the future, hiding every later one.
+    const late = row.curve.find((point) => point.day > fetchDay);
+    if (late) {
+      throw new UpstreamError("invalid_row", `row ${i + 1}: its curve has a point on ${formatDay(late.day)}, after the day it was fetched`);
+    }
   });
   const day = curvesAsOf(
     fetched.map((row) => row.curve),
