@@ -131,6 +131,48 @@ describe("tagpulse collect when the upstream refuses", () => {
   });
 });
 
+describe("tagpulse fake-upstream", () => {
+  it("serves until SIGTERM, prints the settings to collect from it, and misbehaves as its --fault options say", async () => {
+    const child = spawn(process.execPath, [cli, "fake-upstream", "--port", "0", "--fault", "throttle:1", "--as-of", AS_OF], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    try {
+      for (let tries = 0; !/CC_BASE_URL=\S+/.test(out); tries++) {
+        if (tries > 100 || child.exitCode !== null) throw new Error(`the fake did not start:\n${out}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const base = /CC_BASE_URL=(\S+)/.exec(out)![1]!;
+      expect(out).toMatch(/CC_SESSION_ID=fake-session CC_CSRF_TOKEN=fake-csrf tagpulse collect/);
+      const ask = () =>
+        fetch(`${base}/CreativeOne/KnowledgeAPI/GetHashtagList`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ countryCode: "US", timeRange: 7, page: 1, limit: 20 }),
+        });
+      const throttled = await ask();
+      expect([throttled.status, throttled.headers.get("retry-after")]).toEqual([429, "1"]);
+      const preview = (await (await ask()).json()) as { items: unknown[] };
+      expect(preview.items).toHaveLength(3);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+  });
+
+  it("refuses a fault it does not know, naming the kinds it does, with exit code 2", async () => {
+    const failed = await run(process.execPath, [cli, "fake-upstream", "--port", "0", "--fault", "meltdown"]).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr).toMatch(/--fault must be kind\[:times\], kind one of throttle, refuse, server_error/);
+  });
+});
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
