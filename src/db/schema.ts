@@ -188,8 +188,8 @@ export interface UpstreamSnapshotsTable {
   /** 1 when every row of the chart was fetched, 0 for a truncated preview. */
   complete: number;
   row_count: number;
-  /** The normalized rows, as JSON (see upstream-charts.ts). */
-  rows: string;
+  /** The normalized rows, as deflated JSON (see upstream-charts.ts): a day of every chart is about 200 MB as text, 35 MB deflated. */
+  rows: Buffer;
 }
 
 /** Per collected chart series: the first as-of day each hashtag was in it. */

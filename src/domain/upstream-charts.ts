@@ -1,3 +1,4 @@
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { sql } from "kysely";
 import type { Database } from "../db/database.js";
 import { formatDay } from "../lib/days.js";
@@ -87,7 +88,7 @@ export function createUpstreamChartService(deps: { database: Database }): Upstre
         fetched_at: snapshot.fetchedAt,
         complete: snapshot.complete ? 1 : 0,
         row_count: snapshot.rows.length,
-        rows: JSON.stringify({ rows: snapshot.rows } satisfies StoredRows),
+        rows: encodeRows({ rows: snapshot.rows }),
       };
       return db.transaction().execute(async (trx) => {
         // One statement decides and writes, so that two sweeps storing the same chart cannot both win.
@@ -162,12 +163,12 @@ export function createUpstreamChartService(deps: { database: Database }): Upstre
         );
       }
       const day = Number(found.day);
-      const rows = (JSON.parse(found.rows) as StoredRows).rows;
+      const rows = decodeRows(found.rows).rows;
       const previous = await chart
         .select("rows")
         .where("day", "=", day - 1)
         .executeTakeFirst();
-      const previousRanks = new Map(previous ? (JSON.parse(previous.rows) as StoredRows).rows.map((r) => [r.hashtag_name, r.rank]) : []);
+      const previousRanks = new Map(previous ? decodeRows(previous.rows).rows.map((r) => [r.hashtag_name, r.rank]) : []);
       const firsts = new Map(
         (
           await db
@@ -227,6 +228,14 @@ export function createUpstreamChartService(deps: { database: Database }): Upstre
 
     version: () => readCounter(db, UPSTREAM_VERSION_KEY),
   };
+}
+
+function encodeRows(stored: StoredRows): Buffer {
+  return deflateRawSync(JSON.stringify(stored));
+}
+
+function decodeRows(blob: Uint8Array): StoredRows {
+  return JSON.parse(inflateRawSync(blob).toString("utf8")) as StoredRows;
 }
 
 /** The row with the upstream's own movement, or movement against the previous day's snapshot (charts.md rules). */

@@ -7,6 +7,7 @@ import type { Dialect } from "../database.js";
  */
 export function upstreamSnapshotsMigration(dialect: Dialect) {
   const bigint = dialect === "postgres" ? "bigint" : "integer";
+  const blob = dialect === "postgres" ? "bytea" : "blob";
   return {
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema
@@ -19,7 +20,7 @@ export function upstreamSnapshotsMigration(dialect: Dialect) {
         .addColumn("fetched_at", bigint, (c) => c.notNull())
         .addColumn("complete", "integer", (c) => c.notNull())
         .addColumn("row_count", "integer", (c) => c.notNull())
-        .addColumn("rows", "text", (c) => c.notNull())
+        .addColumn("rows", blob, (c) => c.notNull())
         .addPrimaryKeyConstraint("upstream_snapshots_pk", ["region", "period", "industry", "day"])
         .execute();
       await db.schema
