@@ -229,6 +229,10 @@ describe("tagpulse serve --collect-every", () => {
           .slice(0, 20)
           .map((t) => t.name),
       );
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/^tagpulse_collection_runs_total\{result="complete"\} 1$/m);
+      expect(metrics).toMatch(/^tagpulse_collection_charts_total\{outcome="stored"\} 1$/m);
+      expect(metrics).toMatch(/^tagpulse_collected_chart_age_seconds \d/m);
       const held = fake.requests.find((r) => r.fault === "timeout")!;
       expect(answeredAt.some((at) => at > held.at + 100 && at < held.at + 1_900)).toBe(true);
     } finally {

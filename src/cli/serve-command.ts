@@ -18,7 +18,7 @@ export async function runServe(
   if (options.demo) await seedDemoIfEmpty(context, output);
   const demoKey = options.demo ? await seedDemoAccount(context) : undefined;
   await runBuild(context, output, { full: false });
-  const { app, charts } = await buildServer(context);
+  const { app, charts, metrics } = await buildServer(context);
   const port = options.port ?? context.config.port;
   await app.listen({ port, host: context.config.host });
   const base = `http://localhost:${port}`;
@@ -48,6 +48,7 @@ export async function runServe(
       store: context.upstreamCharts,
       everyMs: collectEveryMs,
       onReport: (report) => {
+        metrics.observeCollection(report);
         const level = report.stopped !== null || report.charts.failed > 0 ? "warn" : "info";
         app.log[level]({ report: { ...report, failures: report.failures.slice(0, 10) } }, describeCollection(report));
       },

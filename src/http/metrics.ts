@@ -1,9 +1,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ChartService } from "../domain/chart-service.js";
+import type { UpstreamChartService } from "../domain/upstream-charts.js";
+import type { CollectionReport } from "../sources/creative-center/collector.js";
 import { dayStart } from "../lib/days.js";
 
-/** Prometheus metrics of one server: requests and latency by route and status, and the age of the charts. */
-export function createMetrics(charts: ChartService) {
+/**
+ * Prometheus metrics of one server: requests and latency by route and status, the age of the charts
+ * (the engine's and the collected ones), and what this server's collection runs did.
+ */
+export function createMetrics(charts: ChartService, collected: UpstreamChartService) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "tagpulse_" });
   const labelNames = ["method", "route", "status"] as const;
@@ -29,8 +34,40 @@ export function createMetrics(charts: ChartService) {
       if (days) this.set(Date.now() / 1000 - dayStart(days.last));
     },
   });
+  new Gauge({
+    name: "tagpulse_collected_chart_age_seconds",
+    help: "Seconds since the newest chart collected from Creative Center was fetched; absent before the first.",
+    registers: [registry],
+    async collect() {
+      const last = await collected.lastFetchedAt().catch(() => null);
+      if (last !== null) this.set((Date.now() - last) / 1000);
+    },
+  });
+  const collectionRuns = new Counter({
+    name: "tagpulse_collection_runs_total",
+    help: "Collection runs of this server, by whether they went to the end or stopped early.",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
+  const collectionCharts = new Counter({
+    name: "tagpulse_collection_charts_total",
+    help: "Charts of this server's collection runs, by outcome.",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const collectionRequests = new Counter({
+    name: "tagpulse_collection_requests_total",
+    help: "Requests this server's collection runs sent to Creative Center, retries included.",
+    registers: [registry],
+  });
   return {
     registry,
+    observeCollection(report: CollectionReport): void {
+      collectionRuns.inc({ result: report.stopped === null ? "complete" : "stopped" });
+      const { planned: _planned, ...outcomes } = report.charts;
+      for (const [outcome, count] of Object.entries(outcomes)) collectionCharts.inc({ outcome }, count);
+      collectionRequests.inc(report.requests);
+    },
     observe(method: string, route: string, status: number, seconds: number): void {
       const labels = { method, route, status: String(status) };
       requests.inc(labels);

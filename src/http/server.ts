@@ -12,7 +12,7 @@ import { registerAccountRoutes } from "./account-routes.js";
 import { registerAdminRoutes } from "./admin-routes.js";
 import { errorBody, errorResponses, sendError } from "./envelope.js";
 import { installMetering } from "./metering.js";
-import { createMetrics } from "./metrics.js";
+import { createMetrics, type Metrics } from "./metrics.js";
 import {
   industryItemSchema,
   referenceListSchema,
@@ -66,7 +66,7 @@ export interface ServerOptions {
 export async function buildServer(
   context: AppContext,
   options: ServerOptions = {},
-): Promise<{ app: FastifyInstance; charts: ChartResponses }> {
+): Promise<{ app: FastifyInstance; charts: ChartResponses; metrics: Metrics }> {
   const app = Fastify({
     logger:
       options.logger === false
@@ -90,7 +90,7 @@ export async function buildServer(
     maxBytes: options.chartCacheBytes ?? 256 * 2 ** 20,
     recheckMs: options.chartRecheckMs ?? 1000,
   });
-  const metrics = createMetrics(context.charts);
+  const metrics = createMetrics(context.charts, context.upstreamCharts);
 
   await app.register(swagger, {
     openapi: {
@@ -313,7 +313,7 @@ export async function buildServer(
     },
   );
 
-  return { app, charts };
+  return { app, charts, metrics };
 }
 
 const readinessSchema = {
