@@ -202,6 +202,16 @@ describe("resilience", () => {
     expect(requestsSince(start)).toHaveLength(0);
   });
 
+  it("tries again once the pause is over, and collects when the upstream answers", async () => {
+    fake.inject({ kind: "expired_session", times: 4, generation: 2 });
+    const first = await collector(gen2(), { pauseAfterRefusalsMs: 300 }).run();
+    expect(first.stopped).toMatch(/^stopped: 4 refusals in a row/);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const again = await collector(gen2(), { pauseAfterRefusalsMs: 300 }).run();
+    expect(again).toMatchObject({ stopped: null, charts: { stored: 4, skipped: 0 } });
+    expect(await context.upstreamCharts.collectorState()).toMatchObject({ pause: null });
+  });
+
   it("stops, without retrying early, when the upstream asks to wait longer than a run waits", async () => {
     fake.inject({ kind: "throttle", retryAfterSeconds: 3_600, generation: 2 });
     const report = await collector(gen2()).run();

@@ -150,7 +150,9 @@ export function createCollector(options: CollectorOptions): Collector {
           await pace(signal);
           requests++;
           try {
-            return await breaker.execute(({ signal: breakerSignal }) => client.fetchPage(request, breakerSignal), signal);
+            const page = await breaker.execute(({ signal: breakerSignal }) => client.fetchPage(request, breakerSignal), signal);
+            if (pause !== null && pause.until <= now()) pause = null; // the upstream answers again
+            return page;
           } catch (error) {
             if (error instanceof BrokenCircuitError) {
               throw pause ? new StopRun(stopReason(pause)) : pauseFor(options.pauseAfterRefusalsMs, "the circuit breaker is open");
