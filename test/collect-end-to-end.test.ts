@@ -229,7 +229,12 @@ describe("tagpulse serve --collect-every", () => {
           .slice(0, 20)
           .map((t) => t.name),
       );
-      const metrics = await (await fetch(`${base}/metrics`)).text();
+      // The run is counted once it has ended, a moment after its chart was stored.
+      let metrics = "";
+      for (let tries = 0; tries < 100 && !/^tagpulse_collection_runs_total/m.test(metrics); tries++) {
+        if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+        metrics = await (await fetch(`${base}/metrics`)).text();
+      }
       expect(metrics).toMatch(/^tagpulse_collection_runs_total\{result="complete"\} 1$/m);
       expect(metrics).toMatch(/^tagpulse_collection_charts_total\{outcome="stored"\} 1$/m);
       expect(metrics).toMatch(/^tagpulse_collected_chart_age_seconds \d/m);

@@ -169,10 +169,10 @@ describe("resilience", () => {
   });
 
   it("retries timeouts, 5xx and 403 with backoff, and stores the chart once the upstream answers", async () => {
-    fake.inject({ kind: "timeout", delayMs: 5_000, generation: 2 });
+    fake.inject({ kind: "timeout", delayMs: 10_000, generation: 2 });
     fake.inject({ kind: "server_error", generation: 2 });
     fake.inject({ kind: "refuse", generation: 2 });
-    const report = await collector(gen2({ timeoutMs: 1_000 }), { plan: { ...PLAN, regions: ["US"], industries: ["nothing"] } }).run();
+    const report = await collector(gen2({ timeoutMs: 3_000 }), { plan: { ...PLAN, regions: ["US"], industries: ["nothing"] } }).run();
     expect(report).toMatchObject({ charts: { stored: 1, failed: 0 }, retries: 3, stopped: null });
     expect((await served()).rows).toHaveLength(100);
   });
@@ -243,15 +243,31 @@ describe("resilience", () => {
   });
 
   it("refuses a chart whose curve runs past the day it was fetched, instead of dating it in the future", async () => {
-    fake.setAsOf("2027-03-01");
-    const report = await collector(gen2(), { plan: { ...PLAN, regions: ["US"], industries: ["nothing"] } }).run();
+    fake.setAsOf("2026-11-23");
+    const fetchedOn21st = { now: () => Date.parse("2026-11-21T02:00:00Z") };
+    const plan = { regions: ["US"], periods: [7, 120] as Period[], industries: ["nothing"] };
+    const report = await collector(gen2(), { ...fetchedOn21st, plan }).run();
     expect(report.failures).toEqual([
-      {
-        chart: "US 7d industry nothing",
-        reason: expect.stringMatching(/^row 1: its curve has a point on 2027-0[23]-\d\d, after the day it was fetched$/),
-      },
+      { chart: "US 7d industry nothing", reason: "row 1: its curve has a point on 2026-11-22, after the day it was fetched" },
+      // Weekly points are dated by their bucket's first day: the last one, 2026-11-17, covers up to the 23rd.
+      { chart: "US 120d industry nothing", reason: "the curves end on 2026-11-23, after the day the chart was fetched" },
     ]);
     await expect(served()).rejects.toMatchObject({ code: "no_data" });
+  });
+
+  it("stops the run when charts cannot be stored, instead of fetching on for nothing", async () => {
+    const broken = { ...context.upstreamCharts, store: () => Promise.reject(new Error("disk full")) };
+    const report = await collector(gen2(), { store: broken, plan: { ...PLAN, regions: ["US", "FR", "DE"] } }).run();
+    expect(report.failures.map((f) => f.reason)).toEqual(["not stored: disk full", "not stored: disk full"]);
+    expect(report.stopped).toBe("stopped: 3 charts in a row could not be stored (disk full)");
+    expect(report.charts).toMatchObject({ failed: 2, skipped: 4 });
+  });
+
+  it("reports, instead of throwing, when its state cannot be saved, and starts afresh from a state it cannot read", async () => {
+    await context.upstreamCharts.saveCollectorState({ breaker: { something: "else" }, pause: null }, Date.now());
+    const unsaved = { ...context.upstreamCharts, saveCollectorState: () => Promise.reject(new Error("read-only")) };
+    const report = await collector(gen2(), { store: unsaved }).run();
+    expect(report).toMatchObject({ stopped: null, charts: { stored: 4 }, warnings: ["the collector's state was not saved: read-only"] });
   });
 
   it("stores a logged-in answer that ends before the upstream's own count as a preview", async () => {

@@ -179,14 +179,17 @@ for (const database of TEST_DATABASES) {
       expect(await previewOnly.getChartRows(chart)).toMatchObject({ source: "creative_center", complete: false });
     });
 
-    it("keeps the collector's state, breaker and pause, for the next run of any process", async () => {
+    it("keeps the collector's state, breaker and pause, for the next run of any process, and a pause until it ends", async () => {
       expect(await context.upstreamCharts.collectorState()).toBeNull();
       const state = {
         breaker: { ownState: { value: 1, openedAt: 5, attemptNo: 1 }, breakerState: 5 },
         pause: { until: 9, reason: "refused" },
       };
-      await context.upstreamCharts.saveCollectorState(state);
-      await context.upstreamCharts.saveCollectorState({ ...state, pause: null });
+      await context.upstreamCharts.saveCollectorState(state, 1);
+      // A run that ended without refusals while the pause is in effect does not lift it; once it is over, it does.
+      await context.upstreamCharts.saveCollectorState({ ...state, pause: null }, 5);
+      expect(await context.upstreamCharts.collectorState()).toEqual(state);
+      await context.upstreamCharts.saveCollectorState({ ...state, pause: null }, 10);
       expect(await context.upstreamCharts.collectorState()).toEqual({ ...state, pause: null });
     });
 

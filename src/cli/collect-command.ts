@@ -19,6 +19,7 @@ export async function runCollect(context: AppContext, output: Output, options: {
   bar?.stop();
   output.info(describeCollection(report));
   for (const failure of report.failures.slice(0, 20)) output.info(`  failed: ${failure.chart}: ${failure.reason}`);
+  for (const warning of report.warnings) output.info(`  warning: ${warning}`);
   if (report.charts.failed > 20) output.info(`  ... and ${formatCount(report.charts.failed - 20)} more failures (--json lists up to 100)`);
   output.result(report);
   const tried = report.charts.planned - report.charts.skipped - report.charts.unsupported;

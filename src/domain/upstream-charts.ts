@@ -50,7 +50,11 @@ export interface UpstreamChartService {
   getChartRows(query: { region: string; period: Period; industry: string; asOf?: number | undefined }): Promise<CollectedChartRows>;
   /** The collector's state left by the last run of any process, or null before the first. */
   collectorState(): Promise<CollectorState | null>;
-  saveCollectorState(state: CollectorState): Promise<void>;
+  /**
+   * Saves the collector's state, unless the stored one holds a pause still in effect at `now` that ends
+   * later: a run of another process that ended without refusals does not lift it.
+   */
+  saveCollectorState(state: CollectorState, now: number): Promise<void>;
   /** The newest fetch time of any snapshot (Unix ms), or null before the first. */
   lastFetchedAt(): Promise<number | null>;
   /** Tells readers that snapshots were stored, so they drop what they cached: once per collection run, not per chart. */
@@ -118,13 +122,17 @@ export function createUpstreamChartService(deps: { database: Database }): Upstre
         await trx
           .insertInto("upstream_firsts")
           .values(
-            snapshot.rows.map((r) => ({
-              region: key.region,
-              period: key.period,
-              industry: key.industry,
-              hashtag_name: r.hashtag_name,
-              first_day: key.day,
-            })),
+            // In key order: two transactions locking rows of one chart series cannot then deadlock.
+            snapshot.rows
+              .map((r) => r.hashtag_name)
+              .sort()
+              .map((hashtag_name) => ({
+                region: key.region,
+                period: key.period,
+                industry: key.industry,
+                hashtag_name,
+                first_day: key.day,
+              })),
           )
           .onConflict((oc) =>
             oc.columns(["region", "period", "industry", "hashtag_name"]).doUpdateSet({
@@ -205,13 +213,19 @@ export function createUpstreamChartService(deps: { database: Database }): Upstre
       return row ? (JSON.parse(row.value) as CollectorState) : null;
     },
 
-    async saveCollectorState(state) {
-      const value = JSON.stringify(state);
-      await db
-        .insertInto("engine_state")
-        .values({ key: COLLECTOR_STATE_KEY, value })
-        .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
-        .execute();
+    async saveCollectorState(state, now) {
+      await db.transaction().execute(async (trx) => {
+        const current = trx.selectFrom("engine_state").select("value").where("key", "=", COLLECTOR_STATE_KEY);
+        const stored = await (deps.database.dialect === "postgres" ? current.forUpdate() : current).executeTakeFirst();
+        const pause = stored ? (JSON.parse(stored.value) as CollectorState).pause : null;
+        if (pause && pause.until > now && pause.until > (state.pause?.until ?? 0)) return;
+        const value = JSON.stringify(state);
+        await trx
+          .insertInto("engine_state")
+          .values({ key: COLLECTOR_STATE_KEY, value })
+          .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
+          .execute();
+      });
     },
 
     async lastFetchedAt() {

@@ -3,7 +3,7 @@ import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, h
 import { CHART_SIZE, type Period } from "../../domain/chart-model.js";
 import { dayOf, formatDay } from "../../lib/days.js";
 import { ALL_REGIONS } from "../../domain/reference-data.js";
-import type { UpstreamChartService, UpstreamRow } from "../../domain/upstream-charts.js";
+import type { StoreOutcome, UpstreamChartService, UpstreamRow } from "../../domain/upstream-charts.js";
 import type { ChartPage, ChartPageRequest, CreativeCenterClient, FetchedRow } from "./client.js";
 import { curvesAsOf, layoutTrend, PREVIEW_ROWS } from "./normalize.js";
 import { UpstreamError } from "./upstream-error.js";
@@ -66,6 +66,8 @@ export interface CollectionReport {
   readonly failures: readonly ChartFailure[];
   /** Why the run stopped before the end, or null. */
   readonly stopped: string | null;
+  /** What went wrong besides the charts: the collector's state not saved, readers not told. */
+  readonly warnings: readonly string[];
 }
 
 export interface Collector {
@@ -77,8 +79,22 @@ const MAX_LISTED_FAILURES = 100;
 /** A Retry-After longer than this stops the run instead: collecting resumes after it. */
 const MAX_RETRY_AFTER_MS = 10 * 60_000;
 
+/** Store failures in a row that stop a run. */
+const MAX_STORE_FAILURES = 3;
+
 /** Why a run ends early: the reason goes into its report. */
 class StopRun extends Error {}
+
+/** A chart fetched but not stored: the database refused it. */
+class StoreFailed extends Error {}
+
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Whether a saved breaker state has the shape the breaker restores (a state of another version starts afresh). */
+function isBreakerState(value: unknown): value is { ownState: { value: number }; breakerState: number } {
+  const state = value as { ownState?: { value?: unknown }; breakerState?: unknown } | null | undefined;
+  return typeof state?.breakerState === "number" && [0, 1, 2, 3].includes(state.ownState?.value as number);
+}
 
 function stopReason(pause: { until: number; reason: string }): string {
   return `stopped: ${pause.reason}; collecting resumes after ${new Date(pause.until).toISOString()}`;
@@ -116,6 +132,7 @@ export function createCollector(options: CollectorOptions): Collector {
       const startedAt = now();
       const counts = { stored: 0, previews: 0, keptFuller: 0, failed: 0, skipped: 0, unsupported: 0 };
       const failures: ChartFailure[] = [];
+      const warnings: string[] = [];
       let rows = 0;
       let requests = 0;
       let retries = 0;
@@ -136,33 +153,43 @@ export function createCollector(options: CollectorOptions): Collector {
         {
           halfOpenAfter: options.pauseAfterRefusalsMs,
           breaker: new ConsecutiveBreaker(options.refusalsBeforeStop),
-          ...(saved ? { initialState: saved.breaker } : {}),
+          ...(isBreakerState(saved?.breaker) ? { initialState: saved.breaker } : {}),
         },
       );
-      const pauseFor = (ms: number, reason: string) => {
-        pause = { until: now() + ms, reason };
+      /** Pauses collecting from `from` for `ms`, for every process at once, and ends the run. */
+      const pauseFor = async (ms: number, reason: string, from = now()) => {
+        pause = { until: from + ms, reason };
+        await store.saveCollectorState({ breaker: breaker.toJSON(), pause }, now());
         return new StopRun(stopReason(pause));
       };
+      let storeFailures = 0;
 
       /** One page, retried after a pause while the failure is worth it and the breaker closed. */
       async function fetchPage(request: ChartPageRequest): Promise<ChartPage> {
         for (let attempt = 0; ; attempt++) {
           await pace(signal);
-          requests++;
           try {
-            const page = await breaker.execute(({ signal: breakerSignal }) => client.fetchPage(request, breakerSignal), signal);
+            const page = await breaker.execute(({ signal: breakerSignal }) => {
+              requests++;
+              return client.fetchPage(request, breakerSignal);
+            }, signal);
             if (pause !== null && pause.until <= now()) pause = null; // the upstream answers again
             return page;
           } catch (error) {
             if (error instanceof BrokenCircuitError) {
-              throw pause ? new StopRun(stopReason(pause)) : pauseFor(options.pauseAfterRefusalsMs, "the circuit breaker is open");
+              // Still open from an earlier run: it resumes when the breaker itself half-opens.
+              const { ownState } = breaker.toJSON() as { ownState: { openedAt?: number } };
+              throw await pauseFor(options.pauseAfterRefusalsMs, pause?.reason ?? "refusals in a row", ownState.openedAt ?? now());
             }
             if (!(error instanceof UpstreamError)) throw error;
             if (breaker.state !== CircuitState.Closed) {
-              throw pauseFor(options.pauseAfterRefusalsMs, `${options.refusalsBeforeStop} refusals in a row, the last: ${error.message}`);
+              throw await pauseFor(
+                options.pauseAfterRefusalsMs,
+                `${options.refusalsBeforeStop} refusals in a row, the last: ${error.message}`,
+              );
             }
             if (error.retryAfterMs !== undefined && error.retryAfterMs > MAX_RETRY_AFTER_MS) {
-              throw pauseFor(
+              throw await pauseFor(
                 error.retryAfterMs,
                 `the upstream asked to wait ${Math.round(error.retryAfterMs / 60_000)} min (${error.message})`,
               );
@@ -191,7 +218,17 @@ export function createCollector(options: CollectorOptions): Collector {
         const snapshot = toSnapshot(fetched.slice(0, CHART_SIZE), chart.period, fetchedAt);
         // Fewer rows than the upstream counts, or a logged-in answer as short as a logged-out one, is a preview.
         const complete = !client.preview && snapshot.rows.length > PREVIEW_ROWS && snapshot.rows.length >= Math.min(total, CHART_SIZE);
-        const outcome = await store.store({ ...chart, ...snapshot, source: client.source, fetchedAt, complete });
+        let outcome: StoreOutcome;
+        try {
+          outcome = await store.store({ ...chart, ...snapshot, source: client.source, fetchedAt, complete });
+          storeFailures = 0;
+        } catch (error) {
+          // Fetching on while nothing can be stored would only spend the upstream's patience.
+          if (++storeFailures >= MAX_STORE_FAILURES) {
+            throw new StopRun(`stopped: ${MAX_STORE_FAILURES} charts in a row could not be stored (${errorMessage(error)})`);
+          }
+          throw new StoreFailed(errorMessage(error));
+        }
         if (outcome === "kept_fuller") {
           counts.keptFuller++;
           return;
@@ -221,18 +258,28 @@ export function createCollector(options: CollectorOptions): Collector {
                 counts.skipped++;
               } else if (error instanceof UpstreamError) {
                 fail(name, error.message);
+              } else if (error instanceof StoreFailed) {
+                fail(name, `not stored: ${error.message}`);
               } else {
-                // The store failing (a database error) fails the chart, not the run.
-                fail(name, `not stored: ${error instanceof Error ? error.message : String(error)}`);
+                throw error;
               }
             }
           }
           onChart?.(++done, charts.length);
         }
       } finally {
-        await store.saveCollectorState({ breaker: breaker.toJSON(), pause });
-        // Readers drop their cached charts once per run, not once per chart.
-        if (counts.stored + counts.previews > 0) await store.publish();
+        // Bookkeeping failing must not lose the report, nor hide what was stored.
+        try {
+          // Readers drop their cached charts once per run, not once per chart.
+          if (counts.stored + counts.previews > 0) await store.publish();
+        } catch (error) {
+          warnings.push(`stored charts may reach readers late: ${errorMessage(error)}`);
+        }
+        try {
+          await store.saveCollectorState({ breaker: breaker.toJSON(), pause }, now());
+        } catch (error) {
+          warnings.push(`the collector's state was not saved: ${errorMessage(error)}`);
+        }
       }
       return {
         source: client.source,
@@ -244,6 +291,7 @@ export function createCollector(options: CollectorOptions): Collector {
         retries,
         failures,
         stopped,
+        warnings,
       };
     },
   };
@@ -268,6 +316,7 @@ function toSnapshot(fetched: readonly FetchedRow[], period: Period, fetchedAt: n
     fetched.map((row) => row.curve),
     fetchedAt,
   );
+  if (day > fetchDay) throw new UpstreamError("invalid_row", `the curves end on ${formatDay(day)}, after the day the chart was fetched`);
   return {
     day,
     rows: fetched.map(({ curve, creators, publish_cnt, video_views, rank, rank_diff, rank_diff_type, ...head }) => ({

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { dayStart } from "../../lib/days.js";
 import { curvesAsOf, layoutTrend } from "./normalize.js";
+import { parseRetryAfter } from "./upstream-error.js";
 
 const D = 20_500;
 
@@ -56,5 +57,14 @@ describe("curvesAsOf", () => {
   it("ends weekly points, dated by their bucket's first day, 6 days after the last", () => {
     const weekly = Array.from({ length: 17 }, (_, i) => ({ day: D - 6 - 7 * (16 - i), value: 1 }));
     expect(curvesAsOf([weekly], 0)).toBe(D);
+  });
+});
+
+describe("parseRetryAfter", () => {
+  it("reads delta seconds and HTTP dates, capped at what a timer can wait", () => {
+    expect(parseRetryAfter("5")).toBe(5_000);
+    expect(parseRetryAfter("Thu, 26 Nov 2026 16:00:30 GMT", Date.parse("2026-11-26T16:00:00Z"))).toBe(30_000);
+    expect(parseRetryAfter("9999999999999")).toBe(2 ** 31 - 1);
+    expect([parseRetryAfter(null), parseRetryAfter(""), parseRetryAfter("soon")]).toEqual([undefined, undefined, undefined]);
   });
 });

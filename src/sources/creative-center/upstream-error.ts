@@ -35,10 +35,13 @@ export class UpstreamError extends TagpulseError {
   }
 }
 
-/** `Retry-After` in ms: delta seconds or an HTTP date; undefined when absent or unreadable. */
+/** The longest wait honoured: what a timer can wait, about 24.8 days. */
+const MAX_RETRY_AFTER_MS = 2 ** 31 - 1;
+
+/** `Retry-After` in ms (at most about 24 days): delta seconds or an HTTP date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (value === null || value.trim() === "") return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  if (/^\d+$/.test(value.trim())) return Math.min(Number(value.trim()) * 1000, MAX_RETRY_AFTER_MS);
   const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
 }
