@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import pg from "pg";
@@ -12,6 +11,7 @@ import { hashApiKey, issueApiKey } from "../src/domain/accounts/api-keys.js";
 import { buildServer } from "../src/http/server.js";
 import { createSimulation } from "../src/sources/simulator.js";
 import { createTestContext, POSTGRES_URL, REDIS_URL, TEST_DATABASES, type TestContext } from "./databases.js";
+import { freePort } from "./free-port.js";
 import { newCaller } from "./keys.js";
 
 /** Every route a 200 of which costs credits, with its price: a new paid route is added here and every check below covers it. */
@@ -590,17 +590,6 @@ interface Server {
   readonly base: string;
   readonly output: () => string;
   readonly exited: Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function startServer(databaseUrl: string, port: number): Server {

@@ -1,6 +1,5 @@
 import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -11,6 +10,7 @@ import { CHART_INDUSTRIES, CHART_REGIONS, PERIODS } from "../src/domain/chart-mo
 import { buildServer } from "../src/http/server.js";
 import type { CollectionReport } from "../src/sources/creative-center/collector.js";
 import { createFakeUpstream, type FakeUpstream } from "../src/sources/creative-center/fake-upstream.js";
+import { freePort } from "./free-port.js";
 import { newCaller } from "./keys.js";
 
 const run = promisify(execFile);
@@ -172,17 +172,6 @@ describe("tagpulse fake-upstream", () => {
     expect(failed?.stderr).toMatch(/--fault must be kind\[:times\], kind one of throttle, refuse, server_error/);
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("tagpulse serve --collect-every", () => {
   it("collects in the background while answering requests, then serves what it collected", async () => {

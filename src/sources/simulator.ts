@@ -8,14 +8,11 @@
  * byte for byte. The stream is produced lazily in roughly `observed_at` order and only the videos
  * still being observed are held in memory, so its size does not grow with the number of days.
  */
-import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
-import { uniformInt } from "pure-rand/distribution/uniformInt";
-import { xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
-import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 import type { CatalogEntry, ObservationRecord } from "../domain/observation.js";
 import { INDUSTRIES, REGIONS } from "../domain/reference-data.js";
 import { SECONDS_PER_DAY } from "../lib/days.js";
 import { invalidParameter } from "../lib/errors.js";
+import { Rng } from "../lib/rng.js";
 
 export interface SimulationOptions {
   seed: number;
@@ -451,76 +448,6 @@ const AVATAR_BASES: Readonly<Record<CountryProfile["cdn"], readonly string[]>> =
   sg: ["https://p16-sign-sg.tiktokcdn.com/tos-alisg-avt-0068/", "https://p77-sign-sg.tiktokcdn.com/tos-alisg-avt-0068/"],
   eu: ["https://p16-sign-useast2a.tiktokcdn.com/tos-useast2a-avt-0068-euttp/", "https://p16-sign-va.tiktokcdn.com/tos-maliva-avt-0068/"],
 };
-
-// ---------------------------------------------------------------------------------------------
-// Randomness
-// ---------------------------------------------------------------------------------------------
-
-function mix32(x: number): number {
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) | 0;
-}
-
-/** A seeded xoroshiro128+ stream; `stream` separates independent uses of the same seed. */
-class Rng {
-  private readonly g: RandomGenerator;
-
-  constructor(seed: number, stream: number) {
-    const lo = seed >>> 0;
-    const hi = Math.floor(seed / 4_294_967_296) | 0;
-    const s0 = mix32(lo ^ mix32(stream + 0x3c6ef372));
-    const s1 = mix32(hi ^ (s0 + 0x9e3779b9));
-    const s2 = mix32(s1 ^ lo ^ 0x7f4a7c15);
-    const s3 = mix32(s2 ^ hi ^ stream) | (s0 === 0 && s1 === 0 && s2 === 0 ? 1 : 0);
-    this.g = xoroshiro128plusFromState([s0, s1, s2, s3]);
-    for (let i = 0; i < 8; i++) this.g.next();
-  }
-
-  /** Uniform in [0, 1). */
-  float(): number {
-    return uniformFloat64(this.g);
-  }
-
-  u32(): number {
-    return this.g.next() >>> 0;
-  }
-
-  /** Uniform in [0, 1) with 32 bits only: half the cost, enough for per-observation coin flips. */
-  fast(): number {
-    return (this.g.next() >>> 0) * 2.3283064365386963e-10;
-  }
-
-  /** Uniform integer in [0, n). */
-  below(n: number): number {
-    return Math.floor(uniformFloat64(this.g) * n);
-  }
-
-  /** Uniform integer in [from, to], both included. */
-  int(from: number, to: number): number {
-    return uniformInt(this.g, from, to);
-  }
-
-  between(from: number, to: number): number {
-    return from + (to - from) * uniformFloat64(this.g);
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(uniformFloat64(this.g) * items.length)]!;
-  }
-
-  /** Standard normal (Box–Muller, one value per call to keep the stream simple). */
-  normal(): number {
-    const u = 1 - uniformFloat64(this.g);
-    const v = uniformFloat64(this.g);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  }
-
-  /** Exponential with the given mean. */
-  exponential(mean: number): number {
-    return -Math.log(1 - uniformFloat64(this.g)) * mean;
-  }
-}
 
 /** Walker/Vose alias table: O(1) weighted choice, rebuilt in O(n) when the weights change. */
 class AliasTable {

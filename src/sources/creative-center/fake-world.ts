@@ -7,13 +7,10 @@
  * and the day (drift, weekly rhythm, noise, occasional bursts). That split keeps every chart cheap:
  * a window's sum of factors is computed once per (day, period) and shared by every region and industry.
  */
-import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
-import { uniformInt } from "pure-rand/distribution/uniformInt";
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
-import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 import { INDUSTRIES, REGIONS } from "../../domain/reference-data.js";
 import { SECONDS_PER_DAY } from "../../lib/days.js";
 import { RecentCache } from "../../lib/recent-cache.js";
+import { Rng } from "../../lib/rng.js";
 
 /** The periods a chart can cover, in days. */
 export const FAKE_PERIODS = [7, 30, 120] as const;
@@ -176,41 +173,6 @@ function mix32(x: number): number {
 /** A stateless hash of three integers to [0, 1): per-day quantities need no stream to replay. */
 function unit(a: number, b: number, c: number): number {
   return mix32(mix32(mix32(a) ^ b) ^ Math.imul(c, 0x9e3779b9)) / 4_294_967_296;
-}
-
-class Rng {
-  private readonly g: RandomGenerator;
-
-  constructor(seed: number, stream: number) {
-    this.g = xoroshiro128plus(mix32(seed ^ mix32(stream + 0x3c6ef372)) ^ Math.floor(seed / 4_294_967_296));
-  }
-
-  float(): number {
-    return uniformFloat64(this.g);
-  }
-
-  int(from: number, to: number): number {
-    return uniformInt(this.g, from, to);
-  }
-
-  between(from: number, to: number): number {
-    return from + (to - from) * uniformFloat64(this.g);
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(uniformFloat64(this.g) * items.length)]!;
-  }
-
-  normal(): number {
-    const u = 1 - uniformFloat64(this.g);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(TAU * uniformFloat64(this.g));
-  }
-
-  hex(length: number): string {
-    let out = "";
-    while (out.length < length) out += this.int(0, 15).toString(16);
-    return out;
-  }
 }
 
 /** Index into `weights` drawn in proportion to them. */
