@@ -127,7 +127,17 @@ describe("tagpulse collect when the upstream refuses", () => {
     expect(failed?.code).toBe(1);
     expect(failed?.stdout).toMatch(/collected 0 of 38 charts complete, .* 1 failed, 37 skipped/);
     expect(failed?.stdout).toMatch(/stopped: 2 refusals in a row, the last: the session is not logged in \(StatusCode 38001001\)/);
-    await withContext(path.join(dir, "refused.db"), async (context) => expect(await context.upstreamCharts.lastFetchedAt()).toBeNull());
+    await withContext(path.join(dir, "refused.db"), async (context) => {
+      expect(await context.upstreamCharts.lastFetchedAt()).toBeNull();
+      // The server tells its operator that collecting is paused, and why.
+      const { app } = await buildServer(context, { logger: false });
+      const ready = (await app.inject({ url: "/readyz" })).json();
+      await app.close();
+      expect(ready.collection_paused).toEqual({
+        until: expect.stringMatching(/^\d{4}-/),
+        reason: "2 refusals in a row, the last: the session is not logged in (StatusCode 38001001)",
+      });
+    });
   });
 });
 

@@ -266,7 +266,7 @@ export async function buildServer(
     {
       schema: {
         summary:
-          "The database answers and charts exist: the engine's latest day, age and whether the server is rendering them ahead of requests, and when collected charts were last fetched.",
+          "The database answers and charts exist: the engine's latest day, age and whether the server is rendering them ahead of requests, when collected charts were last fetched, and whether collecting is paused.",
         tags: ["operations"],
         response: { 200: readinessSchema, 503: readinessSchema },
       },
@@ -274,12 +274,21 @@ export async function buildServer(
     async (_request, reply) => {
       let days: { first: number; last: number } | null;
       let collectedAt: number | null;
+      let collector: Awaited<ReturnType<typeof context.upstreamCharts.collectorState>>;
       try {
-        [days, collectedAt] = await Promise.all([context.charts.chartDays(), context.upstreamCharts.lastFetchedAt()]);
+        [days, collectedAt, collector] = await Promise.all([
+          context.charts.chartDays(),
+          context.upstreamCharts.lastFetchedAt(),
+          context.upstreamCharts.collectorState(),
+        ]);
       } catch (error) {
         reply.log.warn({ err: error }, "database unreachable");
-        return reply.code(503).send({ status: "unavailable", database: "unreachable", charts: null, collected: null });
+        return reply
+          .code(503)
+          .send({ status: "unavailable", database: "unreachable", charts: null, collected: null, collection_paused: null });
       }
+      const pause = collector?.pause && collector.pause.until > Date.now() ? collector.pause : null;
+      const collectionPaused = pause ? { until: new Date(pause.until).toISOString(), reason: pause.reason } : null;
       const sources = context.config.chartSources;
       const collected =
         collectedAt === null
@@ -294,7 +303,9 @@ export async function buildServer(
               rendering: charts.warming,
             };
       const ready = (sources.includes("engine") && engine !== null) || (sources.includes("creative_center") && collected !== null);
-      return reply.code(ready ? 200 : 503).send({ status: ready ? "ready" : "unavailable", database: "ok", charts: engine, collected });
+      return reply
+        .code(ready ? 200 : 503)
+        .send({ status: ready ? "ready" : "unavailable", database: "ok", charts: engine, collected, collection_paused: collectionPaused });
     },
   );
 
@@ -340,8 +351,14 @@ const readinessSchema = {
       },
       required: ["last_fetched_at", "age_seconds"],
     },
+    collection_paused: {
+      type: ["object", "null"],
+      description: "Collecting from Creative Center is paused after its refusals: until when, and why.",
+      properties: { until: { type: "string", format: "date-time" }, reason: { type: "string" } },
+      required: ["until", "reason"],
+    },
   },
-  required: ["status", "database", "charts", "collected"],
+  required: ["status", "database", "charts", "collected", "collection_paused"],
 };
 
 /** Every chart of the latest day, for warming the cache: the regions, periods and industries. */
