@@ -72,7 +72,31 @@ export interface ChartService {
   indexCreators(): Promise<void>;
 }
 
-const NO_INDUSTRY_INFO = { id: "", value: "", label: "" } as const;
+/** `country_info` of a country code: its reference names. */
+export function countryInfo(code: string): ChartItem["country_info"] {
+  return { id: code, value: countryName(code), label: code };
+}
+
+/** `industry_info` of an industry id: the reference's names, or the upstream's empty triple for none or an unknown one. */
+export function industryInfo(id: number | undefined): ChartItem["industry_info"] {
+  const industry = id === undefined ? undefined : findIndustry(id);
+  return industry ? { id: industry.id, value: industry.value, label: industry.label } : { id: "", value: "", label: "" };
+}
+
+/**
+ * The region code of a chart query, after checking its region and industry: an `invalid_parameter`
+ * error names the one that is not a chart's.
+ */
+export function chartRegion(query: { region: string; industry: string }): string {
+  if (!CHART_INDUSTRIES.includes(query.industry)) {
+    throw new TagpulseError("invalid_parameter", `industry ${query.industry} is not nothing or a first-level industry id`, {
+      param: "industry_id",
+    });
+  }
+  const region = query.region === ALL_REGIONS ? ALL_REGIONS : findRegion(query.region)?.id;
+  if (!region) throw new TagpulseError("invalid_parameter", `region ${query.region} is not supported`, { param: "region" });
+  return region;
+}
 
 /**
  * Reads charts: the engine stores each chart's ranked membership; the details of the requested rows
@@ -141,13 +165,7 @@ export function createChartService(deps: { database: Database }): ChartService {
         },
       );
     }
-    if (!CHART_INDUSTRIES.includes(query.industry)) {
-      throw new TagpulseError("invalid_parameter", `industry ${query.industry} is not nothing or a first-level industry id`, {
-        param: "industry_id",
-      });
-    }
-    const region = query.region === ALL_REGIONS ? ALL_REGIONS : findRegion(query.region)?.id;
-    if (!region) throw new TagpulseError("invalid_parameter", `region ${query.region} is not supported`, { param: "region" });
+    const region = chartRegion(query);
     const chart = await db
       .selectFrom("charts")
       .select("entries")
@@ -221,14 +239,13 @@ export function createChartService(deps: { database: Database }): ChartService {
     return rows.map(({ entry: [tag, previousRank], rank }) => {
       const name = names.get(tag)!;
       const item = catalog.get(name);
-      const industry = item?.industry_id == null ? undefined : findIndustry(Number(item.industry_id));
       const days = series.get(tag) ?? [];
       const country = region === ALL_REGIONS ? countries!.get(tag)! : region;
       return {
         hashtag_id: item?.hashtag_id ?? derivedHashtagId(name),
         hashtag_name: name,
-        country_info: { id: country, value: countryName(country), label: country },
-        industry_info: industry ? { id: industry.id, value: industry.value, label: industry.label } : { ...NO_INDUSTRY_INFO },
+        country_info: countryInfo(country),
+        industry_info: industryInfo(item?.industry_id == null ? undefined : Number(item.industry_id)),
         is_promoted: item?.is_promoted === 1,
         trend: trend(days, period, start, end),
         creators: creators.get(tag)!,

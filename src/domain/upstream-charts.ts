@@ -3,10 +3,9 @@ import { sql } from "kysely";
 import type { Database } from "../db/database.js";
 import { formatDay } from "../lib/days.js";
 import { TagpulseError } from "../lib/errors.js";
-import { CHART_INDUSTRIES, CHART_SIZE, type Period } from "./chart-model.js";
-import type { ChartItem, ChartRows } from "./chart-service.js";
+import { CHART_SIZE, type Period } from "./chart-model.js";
+import { chartRegion, type ChartItem, type ChartRows } from "./chart-service.js";
 import { bumpCounterSql, readCounter, UPSTREAM_VERSION_KEY } from "./engine-state.js";
-import { ALL_REGIONS, findRegion } from "./reference-data.js";
 
 /** A collected row: the public item, with movement only when the upstream sent it. */
 export type UpstreamRow = Omit<ChartItem, "rank_diff" | "rank_diff_type"> & Partial<Pick<ChartItem, "rank_diff" | "rank_diff_type">>;
@@ -145,24 +144,20 @@ export function createUpstreamChartService(deps: { database: Database }): Upstre
     },
 
     async getChartRows(query) {
-      const region = query.region === ALL_REGIONS ? ALL_REGIONS : findRegion(query.region)?.id;
-      if (!region) throw new TagpulseError("invalid_parameter", `region ${query.region} is not supported`, { param: "region" });
-      if (!CHART_INDUSTRIES.includes(query.industry)) {
-        throw new TagpulseError("invalid_parameter", `industry ${query.industry} is not nothing or a first-level industry id`, {
-          param: "industry_id",
-        });
-      }
+      const region = chartRegion(query);
       const chart = db
         .selectFrom("upstream_snapshots")
         .where("region", "=", region)
         .where("period", "=", query.period)
         .where("industry", "=", query.industry);
-      const found = await (query.asOf === undefined ? chart : chart.where("day", "=", query.asOf))
-        .selectAll()
+      // The day first, then its row: choosing among the days reads no snapshot's rows.
+      const chosen = await (query.asOf === undefined ? chart : chart.where("day", "=", query.asOf))
+        .select("day")
         .orderBy("complete", "desc")
         .orderBy("day", "desc")
         .limit(1)
         .executeTakeFirst();
+      const found = chosen && (await chart.selectAll().where("day", "=", chosen.day).executeTakeFirst());
       const what = `${region}, ${query.period} days, industry ${query.industry}`;
       if (!found) {
         throw new TagpulseError(

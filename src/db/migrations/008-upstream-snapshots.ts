@@ -23,6 +23,8 @@ export function upstreamSnapshotsMigration(dialect: Dialect) {
         .addColumn("rows", blob, (c) => c.notNull())
         .addPrimaryKeyConstraint("upstream_snapshots_pk", ["region", "period", "industry", "day"])
         .execute();
+      // The newest fetch time, asked by every readiness check and metrics scrape, without a scan.
+      await db.schema.createIndex("upstream_snapshots_fetched_at").on("upstream_snapshots").column("fetched_at").execute();
       await db.schema
         .createTable("upstream_firsts")
         .addColumn("region", "text", (c) => c.notNull())

@@ -1,9 +1,9 @@
 import { Ajv } from "ajv";
 import { ALL_REGIONS, NO_INDUSTRY } from "../../domain/reference-data.js";
 import type { ChartPage, ChartPageRequest, CreativeCenterClient, FetchedRow } from "./client.js";
-import { describe } from "./gen2-client.js";
-import { countryInfo, industryInfo, timestampDay } from "./normalize.js";
-import { UpstreamError } from "./upstream-error.js";
+import { countryInfo, industryInfo } from "../../domain/chart-service.js";
+import { timestampDay } from "./normalize.js";
+import { describeInvalid, UpstreamError } from "./upstream-error.js";
 import { DEFAULT_TIMEOUT_MS, fetchJson } from "./upstream-http.js";
 
 export interface Gen1Options {
@@ -25,47 +25,33 @@ const info = (id: object) => ({
   properties: { id, value: { type: "string" }, label: { type: "string" } },
 });
 
-const itemSchema = {
-  type: "object",
-  required: [
-    "hashtag_id",
-    "hashtag_name",
-    "country_info",
-    "industry_info",
-    "is_promoted",
-    "trend",
-    "creators",
-    "publish_cnt",
-    "video_views",
-    "rank",
-    "rank_diff",
-    "rank_diff_type",
-  ],
-  properties: {
-    hashtag_id: { type: "string", pattern: "^[0-9]{1,19}$" },
-    hashtag_name: { type: "string", minLength: 1, maxLength: 200, pattern: "^[^#\\s]+$" },
-    country_info: info({ type: "string" }),
-    industry_info: info({ anyOf: [{ type: "integer" }, { const: "" }] }),
-    is_promoted: { type: "boolean" },
-    trend: {
-      type: "array",
-      items: {
-        type: "object",
-        required: ["time", "value"],
-        properties: { time: { type: "integer", minimum: 0 }, value: { type: "number", minimum: 0, maximum: 1 } },
-      },
+/** Every field of the public contract's row, all required: generation 1 sends exactly these. */
+const itemProperties = {
+  hashtag_id: { type: "string", pattern: "^[0-9]{1,19}$" },
+  hashtag_name: { type: "string", minLength: 1, maxLength: 200, pattern: "^[^#\\s]+$" },
+  country_info: info({ type: "string" }),
+  industry_info: info({ anyOf: [{ type: "integer" }, { const: "" }] }),
+  is_promoted: { type: "boolean" },
+  trend: {
+    type: "array",
+    items: {
+      type: "object",
+      required: ["time", "value"],
+      properties: { time: { type: "integer", minimum: 0 }, value: { type: "number", minimum: 0, maximum: 1 } },
     },
-    creators: {
-      type: "array",
-      items: { type: "object", required: ["nick_name"], properties: { nick_name: { type: "string" }, avatar_url: { type: "string" } } },
-    },
-    publish_cnt: { type: "integer", minimum: 0 },
-    video_views: { type: "integer", minimum: 0 },
-    rank: { type: "integer", minimum: 1, maximum: 100 },
-    rank_diff: { type: ["integer", "null"], minimum: 0 },
-    rank_diff_type: { enum: [1, 2, 3, 4] },
   },
+  creators: {
+    type: "array",
+    items: { type: "object", required: ["nick_name"], properties: { nick_name: { type: "string" }, avatar_url: { type: "string" } } },
+  },
+  publish_cnt: { type: "integer", minimum: 0 },
+  video_views: { type: "integer", minimum: 0 },
+  rank: { type: "integer", minimum: 1, maximum: 100 },
+  rank_diff: { type: ["integer", "null"], minimum: 0 },
+  rank_diff_type: { enum: [1, 2, 3, 4] },
 } as const;
+
+const itemSchema = { type: "object", required: Object.keys(itemProperties), properties: itemProperties } as const;
 
 const answerSchema = {
   type: "object",
@@ -137,13 +123,13 @@ export function createGen1Client(options: Gen1Options): CreativeCenterClient {
       }).toString();
       const headers = { lang: "en", ...options.headers, timestamp: String(Math.floor(Date.now() / 1000)) };
       const answer = await fetchJson(url.toString(), { headers }, timeoutMs, signal);
-      if (!validateAnswer(answer)) throw new UpstreamError("malformed", `unexpected answer: ${describe(validateAnswer.errors)}`);
+      if (!validateAnswer(answer)) throw new UpstreamError("malformed", `unexpected answer: ${describeInvalid(validateAnswer.errors)}`);
       if (answer.code === NO_PERMISSION)
         throw new UpstreamError("login", `no permission (code ${NO_PERMISSION}): the captured session has expired`);
       if (answer.code !== 0 || !answer.data) throw new UpstreamError("invalid_request", `code ${answer.code}: ${answer.msg ?? ""}`);
       const rows = answer.data.list.map((item, i): FetchedRow => {
         if (!validateItem(item))
-          throw new UpstreamError("invalid_row", `row ${i + 1} of page ${request.page}: ${describe(validateItem.errors)}`);
+          throw new UpstreamError("invalid_row", `row ${i + 1} of page ${request.page}: ${describeInvalid(validateItem.errors)}`);
         return {
           hashtag_id: item.hashtag_id,
           hashtag_name: item.hashtag_name,

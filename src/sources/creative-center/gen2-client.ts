@@ -1,8 +1,9 @@
-import { Ajv, type ErrorObject } from "ajv";
+import { Ajv } from "ajv";
 import { NO_INDUSTRY } from "../../domain/reference-data.js";
 import type { ChartPage, ChartPageRequest, CreativeCenterClient, FetchedRow } from "./client.js";
-import { count, countryInfo, industryInfo, timestampDay } from "./normalize.js";
-import { UpstreamError } from "./upstream-error.js";
+import { countryInfo, industryInfo } from "../../domain/chart-service.js";
+import { count, timestampDay } from "./normalize.js";
+import { describeInvalid, UpstreamError } from "./upstream-error.js";
 import { BROWSER_USER_AGENT, DEFAULT_TIMEOUT_MS, fetchJson } from "./upstream-http.js";
 
 export interface Gen2Options {
@@ -132,14 +133,14 @@ export function createGen2Client(options: Gen2Options): CreativeCenterClient {
       if (typeof answer === "object" && answer !== null && "code" in answer && !("BaseResp" in answer)) {
         throw new UpstreamError("invalid_request", `the upstream refused the query: ${JSON.stringify(answer).slice(0, 200)}`);
       }
-      if (!validateAnswer(answer)) throw new UpstreamError("malformed", `unexpected answer: ${describe(validateAnswer.errors)}`);
+      if (!validateAnswer(answer)) throw new UpstreamError("malformed", `unexpected answer: ${describeInvalid(validateAnswer.errors)}`);
       const status = answer.BaseResp.StatusCode;
       if (status === INVALID_LOGIN) throw new UpstreamError("login", `the session is not logged in (StatusCode ${INVALID_LOGIN})`);
       if (status !== 0) throw new UpstreamError("invalid_request", `StatusCode ${status}: ${answer.BaseResp.StatusMessage ?? ""}`);
       const items = answer.items ?? [];
       const rows = items.map((item, i): FetchedRow => {
         if (!validateItem(item))
-          throw new UpstreamError("invalid_row", `row ${i + 1} of page ${request.page}: ${describe(validateItem.errors)}`);
+          throw new UpstreamError("invalid_row", `row ${i + 1} of page ${request.page}: ${describeInvalid(validateItem.errors)}`);
         const industry = item.industryIDs[0];
         return {
           hashtag_id: item.hashtagID,
@@ -160,13 +161,4 @@ export function createGen2Client(options: Gen2Options): CreativeCenterClient {
       return { rows, total: answer.pagination?.totalCount ?? rows.length, hasMore: answer.pagination?.hasMore ?? false };
     },
   };
-}
-
-/** The first ajv error as "field message", e.g. `vv must be >= 0` or `hashtagName is missing`. */
-export function describe(errors: readonly ErrorObject[] | null | undefined): string {
-  const first = errors?.[0];
-  if (!first) return "invalid";
-  const path = first.instancePath.replace(/^\//, "").replaceAll("/", ".");
-  if (first.keyword === "required") return `${path ? `${path}.` : ""}${String(first.params["missingProperty"])} is missing`;
-  return `${path || "the answer"} ${first.message ?? "is invalid"}`;
 }

@@ -1,3 +1,5 @@
+import type { ErrorObject } from "ajv";
+import { MAX_DURATION_MS } from "../../config/config.js";
 import { TagpulseError } from "../../lib/errors.js";
 
 /**
@@ -35,13 +37,19 @@ export class UpstreamError extends TagpulseError {
   }
 }
 
-/** The longest wait honoured: what a timer can wait, about 24.8 days. */
-const MAX_RETRY_AFTER_MS = 2 ** 31 - 1;
-
 /** `Retry-After` in ms (at most about 24 days): delta seconds or an HTTP date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (value === null || value.trim() === "") return undefined;
-  if (/^\d+$/.test(value.trim())) return Math.min(Number(value.trim()) * 1000, MAX_RETRY_AFTER_MS);
+  if (/^\d+$/.test(value.trim())) return Math.min(Number(value.trim()) * 1000, MAX_DURATION_MS);
   const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
+  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - now), MAX_DURATION_MS);
+}
+
+/** The first ajv error as "field message", e.g. `vv must be >= 0` or `hashtagName is missing`. */
+export function describeInvalid(errors: readonly ErrorObject[] | null | undefined): string {
+  const first = errors?.[0];
+  if (!first) return "invalid";
+  const path = first.instancePath.replace(/^\//, "").replaceAll("/", ".");
+  if (first.keyword === "required") return `${path ? `${path}.` : ""}${String(first.params["missingProperty"])} is missing`;
+  return `${path || "the answer"} ${first.message ?? "is invalid"}`;
 }
