@@ -1,9 +1,10 @@
 import Cursor from "pg-cursor";
 import type { Database } from "./database.js";
+import { copyRows } from "./pg-copy.js";
 
 /**
  * Bulk reads and writes for the engine, which moves millions of rows: raw prepared statements on
- * SQLite, cursors and array parameters on PostgreSQL. SQL is written with `?` placeholders.
+ * SQLite, cursors, array parameters and binary COPY on PostgreSQL. SQL is written with `?` placeholders.
  */
 
 const toPostgres = (sqlText: string) => {
@@ -28,6 +29,16 @@ export function oneOf(database: Database, column: string, values: readonly unkno
  */
 export function oneOfLimit(database: Database): number {
   return database.sqlite ? 10_000 : Number.MAX_SAFE_INTEGER;
+}
+
+/**
+ * A table `ids (id)` of strings for streamRows, bound as one parameter however many: a JSON array on
+ * SQLite, a text array on PostgreSQL. Joined row by row in their order: sorted, they follow an index.
+ */
+export function idTable(database: Database, ids: readonly string[]): { sql: string; params: unknown[] } {
+  return database.sqlite
+    ? { sql: "(select value as id from json_each(?)) as ids", params: [JSON.stringify(ids)] }
+    : { sql: "unnest(?::text[]) as ids (id)", params: [ids] };
 }
 
 /** Streams the rows of a query as arrays of column values, in chunks. */
@@ -66,7 +77,7 @@ export async function* streamRows(
   }
 }
 
-/** A column of a bulk write: its name and its PostgreSQL array element type. */
+/** A column of a bulk write: its name and its PostgreSQL type. */
 export type BulkColumn = readonly [name: string, pgType: "int4" | "int8" | "float8" | "text" | "bytea"];
 
 /** Statements of one write transaction. */
@@ -139,25 +150,7 @@ export async function withBulkWriter(database: Database, work: (writer: BulkWrit
         return (await client.query({ text: toPostgres(sqlText), values: params, rowMode: "array" })).rows as unknown[][];
       },
       async insert(table, columns, rows) {
-        const names = columns.map((c) => c[0]).join(", ");
-        const unnest = columns.map((c, i) => `$${i + 1}::${c[1]}[]`).join(", ");
-        const flush = async (part: (readonly unknown[])[]) => {
-          const arrays = columns.map((_, i) => part.map((row) => row[i]));
-          await client.query(`insert into ${table} (${names}) select * from unnest(${unnest})`, arrays);
-        };
-        // Bounded by rows and by bytes: an array parameter travels as text, binary values in hex.
-        let part: (readonly unknown[])[] = [];
-        let bytes = 0;
-        for (const row of rows) {
-          part.push(row);
-          for (const value of row) if (value instanceof Uint8Array) bytes += value.byteLength;
-          if (part.length === 50_000 || bytes >= 8 * 2 ** 20) {
-            await flush(part);
-            part = [];
-            bytes = 0;
-          }
-        }
-        if (part.length > 0) await flush(part);
+        await copyRows(client, table, columns, rows);
       },
     });
     await client.query("commit");

@@ -12,6 +12,7 @@ export interface DatabaseSchema {
   region_days: RegionDaysTable;
   charts: ChartsTable;
   chart_series: ChartSeriesTable;
+  chart_windows: ChartWindowsTable;
   engine_state: EngineStateTable;
   recounted_videos: RecountedVideosTable;
   accounts: AccountsTable;
@@ -120,6 +121,17 @@ export interface ChartSeriesTable {
   period: number;
   industry: string;
   firsts: Buffer;
+}
+
+/**
+ * Per chart region and period: every tag's views and publish count summed over the window that ends
+ * on `day`, the last built day, packed like a region's day. Derived by the engine.
+ */
+export interface ChartWindowsTable {
+  region: string;
+  period: number;
+  day: number;
+  entries: Buffer;
 }
 
 export interface EngineStateTable {

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { oneOf, oneOfLimit, streamRows } from "../db/bulk.js";
+import { idTable, oneOf, oneOfLimit, streamRows } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf, dayStart } from "../lib/days.js";
 import { CodeIndex } from "../lib/code-index.js";
@@ -230,34 +230,11 @@ export async function readGainsSince(database: Database, gainsFrom: number, from
     }
   }
   const observed = [...videoIndex.keys()];
-  const videoRows: VideoRow[] = [];
-  const videoQuery = "select video_id, create_time, region, tags from videos";
-  for await (const rows of streamRows(database, `${videoQuery} where create_time >= ?`, [dayStart(fromDay)])) {
-    for (const row of rows as VideoRow[]) videoRows[indexOf(row[0])] = row;
-  }
-  const recounted: VideoRow[] = [];
-  for await (const rows of streamRows(database, "select video_id, create_time, region, tags from recounted_videos")) {
-    recounted.push(...(rows as VideoRow[]));
-  }
-  for (const [id] of recounted) indexOf(id);
-  const unread = [...videoIndex.keys()].filter((id) => videoRows[videoIndex.get(id)!] === undefined);
-  for (const part of chunks(unread, oneOfLimit(database))) {
-    const ids = oneOf(database, "video_id", part);
-    for await (const rows of streamRows(database, `${videoQuery} where ${ids.sql}`, ids.params)) {
-      for (const row of rows as VideoRow[]) videoRows[videoIndex.get(row[0])!] = row;
-    }
-  }
-  const highest = new Float64Array(observed.length);
-  for (const part of chunks(observed, oneOfLimit(database))) {
-    const ids = oneOf(database, "video_id", part);
-    for await (const rows of streamRows(
-      database,
-      `select video_id, max(view_count) from observations where ${ids.sql} and observed_at < ? group by video_id`,
-      [...ids.params, fromSecond],
-    )) {
-      for (const [id, max] of rows as [string, number | string][]) highest[videoIndex.get(id)!] = Number(max);
-    }
-  }
+  // Two reads at once (on PostgreSQL, on two connections): the videos, and what was observed before.
+  const [{ videoRows, recounted }, highest] = await Promise.all([
+    readVideoRows(database, fromDay, videoIndex, indexOf),
+    highestBefore(database, observed, fromSecond),
+  ]);
 
   const gainVideo = new GrowableInt32();
   const gainDay = new GrowableInt32();
@@ -327,4 +304,61 @@ export async function readGainsSince(database: Database, gainsFrom: number, from
     gainDay: gainDay.view(),
     gainViews: gainViews.view(),
   };
+}
+
+/**
+ * The videos published since `fromDay` and the recounted ones, then every other video in `videoIndex`,
+ * at their index; recounted videos are given one (with their attributes before the recount).
+ */
+async function readVideoRows(
+  database: Database,
+  fromDay: number,
+  videoIndex: ReadonlyMap<string, number>,
+  indexOf: (id: string) => number,
+): Promise<{ videoRows: VideoRow[]; recounted: VideoRow[] }> {
+  const videoRows: VideoRow[] = [];
+  const videoQuery = "select video_id, create_time, region, tags from videos";
+  for await (const rows of streamRows(database, `${videoQuery} where create_time >= ?`, [dayStart(fromDay)])) {
+    for (const row of rows as VideoRow[]) videoRows[indexOf(row[0])] = row;
+  }
+  const recounted: VideoRow[] = [];
+  for await (const rows of streamRows(database, "select video_id, create_time, region, tags from recounted_videos")) {
+    recounted.push(...(rows as VideoRow[]));
+  }
+  for (const [id] of recounted) indexOf(id);
+  const unread = [...videoIndex.keys()].filter((id) => videoRows[videoIndex.get(id)!] === undefined).sort();
+  for (const part of chunks(unread, oneOfLimit(database))) {
+    const ids = oneOf(database, "video_id", part);
+    for await (const rows of streamRows(database, `${videoQuery} where ${ids.sql}`, ids.params)) {
+      for (const row of rows as VideoRow[]) videoRows[videoIndex.get(row[0])!] = row;
+    }
+  }
+  return { videoRows, recounted };
+}
+
+/** PostgreSQL connections that look up the highest counts at once, each for a part of the videos. */
+const LOOKUP_CONNECTIONS = 2;
+
+/** The highest view count observed before `beforeSecond` of each video in `ids`, by its position there (0 for none). */
+async function highestBefore(database: Database, ids: readonly string[], beforeSecond: number): Promise<Float64Array> {
+  const highest = new Float64Array(ids.length);
+  const position = new Map(ids.map((id, i) => [id, i]));
+  // One descent of the primary key per video, in key order. Given the ids as a list, PostgreSQL would
+  // rather scan the whole table, which takes longer the longer the history.
+  const sorted = [...ids].sort();
+  const parts = database.sqlite ? 1 : LOOKUP_CONNECTIONS;
+  const size = Math.ceil(sorted.length / parts);
+  await Promise.all(
+    Array.from({ length: parts }, async (_, k) => {
+      const table = idTable(database, sorted.slice(k * size, (k + 1) * size));
+      for await (const rows of streamRows(
+        database,
+        `select id, (select max(view_count) from observations where video_id = id and observed_at < ?) from ${table.sql}`,
+        [beforeSecond, ...table.params],
+      )) {
+        for (const [id, max] of rows as [string, number | string | null][]) if (max !== null) highest[position.get(id)!] = Number(max);
+      }
+    }),
+  );
+  return highest;
 }

@@ -165,7 +165,8 @@ export function createEngineService(deps: { database: Database }): EngineService
     if (span?.first == null || span.last == null) {
       const written = await writeUnlessSuperseded(async (writer) => {
         await finish(writer);
-        for (const table of ["charts", "chart_series", "tag_series", "region_days"]) await writer.exec(`delete from ${table}`);
+        for (const table of ["charts", "chart_series", "chart_windows", "tag_series", "region_days"])
+          await writer.exec(`delete from ${table}`);
       });
       return written ? report(started, { built: marked, full }) : undefined;
     }
@@ -210,12 +211,38 @@ export function createEngineService(deps: { database: Database }): EngineService
       .execute();
     for (const row of catalog) industryOf[row.tag] = INDUSTRY_INDEX.get(Number(row.industry)) ?? 0;
 
-    // Stored days inside the longest window before the stale day, for the chart regions.
-    const oldDays = new Map<number, (RegionDay | undefined)[]>();
-    for (const [day, regions] of await readRegionDays(database, Math.max(firstDay, fromDay - MAX_PERIOD), fromDay, CHART_REGIONS)) {
-      const perSlot: (RegionDay | undefined)[] = CHART_REGIONS.map(() => undefined);
-      for (const [region, data] of regions) perSlot[REGION_SLOT.get(region)!] = data;
-      oldDays.set(day, perSlot);
+    // The windows as the last build left them, on its last day: rolled back to the day before the stale
+    // day, they spare adding up the longest window's days, unless rolling back reads more days.
+    const saved =
+      fromDay === firstDay
+        ? undefined
+        : await db
+            .selectFrom("chart_windows")
+            .select((eb) => [eb.fn.min("day").as("first"), eb.fn.max("day").as("last"), eb.fn.countAll().as("rows")])
+            .executeTakeFirst();
+    const savedDay = saved?.last == null ? undefined : Number(saved.last);
+    const restore =
+      savedDay !== undefined &&
+      Number(saved!.first) === savedDay &&
+      Number(saved!.rows) === CHART_REGIONS.length * PERIODS.length &&
+      savedDay >= fromDay - 1 &&
+      savedDay <= lastDay &&
+      (savedDay - fromDay + 1) * (PERIODS.length + 1) < MAX_PERIOD;
+    // The stored days the windows need, for the chart regions: the days slid out of them from the stale
+    // day on, and either each window's days before the stale day or the days that roll the saved ones back.
+    const neededDays: [from: number, to: number][] = PERIODS.map((period) => [fromDay - period, Math.min(lastDay - period, fromDay - 1)]);
+    if (restore) {
+      neededDays.push([fromDay, savedDay], ...PERIODS.map((period): [number, number] => [fromDay - period, savedDay - period]));
+    } else {
+      neededDays.push([fromDay - MAX_PERIOD, fromDay - 1]);
+    }
+    const storedDays = new Map<number, (RegionDay | undefined)[]>();
+    for (const [from, to] of mergeRanges(neededDays.map(([from, to]) => [Math.max(firstDay, from), to]))) {
+      for (const [day, regions] of await readRegionDays(database, from, to + 1, CHART_REGIONS)) {
+        const perSlot: (RegionDay | undefined)[] = CHART_REGIONS.map(() => undefined);
+        for (const [region, data] of regions) perSlot[REGION_SLOT.get(region)!] = data;
+        storedDays.set(day, perSlot);
+      }
     }
     // The stored days whose views stand, every region of them.
     const keptViews = await readRegionDays(database, fromDay, gainsFrom);
@@ -236,7 +263,7 @@ export function createEngineService(deps: { database: Database }): EngineService
 
     const slotRegionIndex = CHART_REGIONS.map((code) => regionKeys.indexOf(code));
     const slotDay = (day: number, slot: number): RegionDay | undefined => {
-      if (day < fromDay) return oldDays.get(day)?.[slot];
+      if (day < fromDay) return storedDays.get(day)?.[slot];
       const r = slotRegionIndex[slot]!;
       return r < 0 ? undefined : newDays[day - fromDay]![r];
     };
@@ -277,13 +304,28 @@ export function createEngineService(deps: { database: Database }): EngineService
     const chartRows: unknown[][] = [];
     const windows = CHART_REGIONS.map(() => PERIODS.map(() => new SlidingWindow(tagCount)));
     // Each window starts as the previous day's, [fromDay - period, fromDay - 1]: the first day slid over
-    // adds fromDay and removes fromDay - period.
+    // adds fromDay and removes fromDay - period. Saved windows, [savedDay - period + 1, savedDay], lose the
+    // stored days from fromDay to savedDay and get back the days a period before those: the same sums,
+    // exactly, as views and counts are whole numbers.
+    if (restore) {
+      for await (const rows of streamRows(database, "select region, period, entries from chart_windows")) {
+        for (const [region, period, blob] of rows as [string, number, Uint8Array][]) {
+          const slot = REGION_SLOT.get(region);
+          const p = periodIndex.get(Number(period));
+          if (slot !== undefined && p !== undefined) windows[slot]![p]!.add(decodeRegionDay(blob));
+        }
+      }
+    }
     CHART_REGIONS.forEach((_, slot) => {
       PERIODS.forEach((period, p) => {
-        for (let day = Math.max(firstDay, fromDay - period); day < fromDay; day++) {
-          const data = slotDay(day, slot);
-          if (data) windows[slot]![p]!.add(data);
+        const window = windows[slot]![p]!;
+        const stored = (day: number) => (day >= firstDay ? storedDays.get(day)?.[slot] : undefined);
+        if (!restore) {
+          for (let day = fromDay - period; day < fromDay; day++) window.addIf(stored(day));
+          return;
         }
+        for (let day = fromDay; day <= savedDay; day++) window.removeIf(stored(day));
+        for (let day = fromDay - period; day <= savedDay - period; day++) window.addIf(stored(day));
       });
     });
     let activeViews: Float64Array = new Float64Array(0);
@@ -402,6 +444,22 @@ export function createEngineService(deps: { database: Database }): EngineService
         ],
         chartRows,
       );
+      // The windows now end on the last day.
+      await writer.exec("delete from chart_windows");
+      await writer.insert(
+        "chart_windows",
+        [
+          ["region", "text"],
+          ["period", "int4"],
+          ["day", "int4"],
+          ["entries", "bytea"],
+        ],
+        (function* () {
+          for (const [slot, region] of CHART_REGIONS.entries()) {
+            for (const [p, period] of PERIODS.entries()) yield [region, period, lastDay, encodeRegionDay(windows[slot]![p]!.sums())];
+          }
+        })(),
+      );
       await writer.exec("delete from chart_series");
       await writer.insert(
         "chart_series",
@@ -430,6 +488,17 @@ export function createEngineService(deps: { database: Database }): EngineService
       observations,
     });
   }
+}
+
+/** Inclusive day ranges, empty ones dropped, merged where they overlap or touch, in order. */
+function mergeRanges(ranges: readonly (readonly [number, number])[]): [number, number][] {
+  const merged: [number, number][] = [];
+  for (const [from, to] of ranges.filter(([from, to]) => from <= to).sort((a, b) => a[0] - b[0])) {
+    const last = merged[merged.length - 1];
+    if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
+    else merged.push([from, to]);
+  }
+  return merged;
 }
 
 /** Stored days in [from, to), each as its regions' (code, totals) pairs; only `regions` when given. */
@@ -708,6 +777,29 @@ class SlidingWindow {
       this.views[tag] = this.views[tag]! - day.views[i]!;
       this.pubs[tag] = this.pubs[tag]! - day.pubs[i]!;
     }
+  }
+
+  addIf(day: RegionDay | undefined): void {
+    if (day) this.add(day);
+  }
+
+  removeIf(day: RegionDay | undefined): void {
+    if (day) this.remove(day);
+  }
+
+  /** The sums as a region's day: every tag whose views or publish count is not zero. */
+  sums(): RegionDay {
+    let n = 0;
+    for (let tag = 0; tag < this.views.length; tag++) if (this.views[tag] !== 0 || this.pubs[tag] !== 0) n++;
+    const sums: RegionDay = { tags: new Int32Array(n), views: new Float64Array(n), pubs: new Int32Array(n) };
+    let at = 0;
+    for (let tag = 0; tag < this.views.length; tag++) {
+      if (this.views[tag] === 0 && this.pubs[tag] === 0) continue;
+      sums.tags[at] = tag;
+      sums.views[at] = this.views[tag]!;
+      sums.pubs[at++] = this.pubs[tag]!;
+    }
+    return sums;
   }
 
   /** Tags with positive window views (drops the ones that fell to zero), valid until the next change. */

@@ -8,6 +8,8 @@ import { recountedVideosMigration } from "./005-recounted-videos.js";
 import { accountsMigration } from "./006-accounts.js";
 import { refundOnceMigration } from "./007-refund-once.js";
 import { upstreamSnapshotsMigration } from "./008-upstream-snapshots.js";
+import { packedColumnsUncompressedMigration } from "./009-packed-columns-uncompressed.js";
+import { chartWindowsMigration } from "./010-chart-windows.js";
 
 /** Every migration, in order. Names never change once released. */
 function listMigrations(dialect: Dialect): Record<string, Migration> {
@@ -20,6 +22,8 @@ function listMigrations(dialect: Dialect): Record<string, Migration> {
     "006-accounts": accountsMigration(dialect),
     "007-refund-once": refundOnceMigration,
     "008-upstream-snapshots": upstreamSnapshotsMigration(dialect),
+    "009-packed-columns-uncompressed": packedColumnsUncompressedMigration(dialect),
+    "010-chart-windows": chartWindowsMigration(dialect),
   };
 }
 
