@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readRecords } from "../src/sources/record-file.js";
 import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
@@ -90,6 +91,26 @@ for (const database of TEST_DATABASES) {
       const rows = await context.database.db.selectFrom("observations").selectAll().execute();
       expect(rows).toEqual([{ video_id: "7301234567890123456", observed_at: 1769558400, view_count: 300 }]);
     });
+
+    it.skipIf(database.name !== "PostgreSQL")(
+      "refreshes the planner's statistics after an ingest that grows the observations by a tenth, not after a small one",
+      async () => {
+        // An analysis counts the rows into pg_class.reltuples, which inserts alone leave as they are.
+        const counted = async () => {
+          const { rows } = await sql<{ rows: number }>`
+            select reltuples::float8 as rows from pg_class where oid = 'observations'::regclass`.execute(context.database.db);
+          return Number(rows[0]!.rows);
+        };
+        const lines = (from: number, count: number) =>
+          Array.from({ length: count }, (_, i) => JSON.stringify(valid({ id: String(7301234567890200000n + BigInt(from + i)) })));
+        await context.ingest.ingestObservations(readRecords(writeLines("first.ndjson", lines(0, 200))));
+        expect(await counted()).toBe(200);
+        await context.ingest.ingestObservations(readRecords(writeLines("small.ndjson", lines(200, 19))));
+        expect(await counted()).toBe(200);
+        await context.ingest.ingestObservations(readRecords(writeLines("large.ndjson", lines(219, 30))));
+        expect(await counted()).toBe(249);
+      },
+    );
 
     it("stores hashtags lower-case without #, and UK as GB", async () => {
       await context.ingest.ingestObservations(readRecords(writeLines("obs.ndjson", [JSON.stringify(valid({ region_code: "uk" }))])));

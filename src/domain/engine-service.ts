@@ -359,11 +359,14 @@ export function createEngineService(deps: { database: Database }): EngineService
             const first = firsts[s]!;
             for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = r + 1;
             const entries = Buffer.allocUnsafe(ranked.length * CHART_ENTRY_BYTES);
-            ranked.forEach((tag, r) => {
-              let since = first.get(tag);
-              if (since === undefined) first.set(tag, (since = day));
-              writeChartEntry(entries, r, [tag, rankOf[tag]!, since === day ? 1 : 0]);
-            });
+            for (let r = 0; r < ranked.length; r++) {
+              const tag = ranked[r]!;
+              const previousRank = rankOf[tag]!;
+              // Ranked the day before, a tag has entered the series before: only the others are looked up.
+              const isNew = previousRank === 0 && !first.has(tag) ? 1 : 0;
+              if (isNew) first.set(tag, day);
+              writeChartEntry(entries, r, [tag, previousRank, isNew]);
+            }
             for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = 0;
             previousRanked[s] = ranked;
             chartRows.push([day, CHART_REGIONS[slot], period, CHART_INDUSTRIES[i], entries]);

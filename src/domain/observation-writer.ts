@@ -50,6 +50,9 @@ function hasOtherEscape(json: string): boolean {
   return false;
 }
 
+/** Growth of the observations, as a share of the rows counted at the last analysis, after which an ingest analyzes its tables (autovacuum's default). */
+const ANALYZE_AFTER_GROWTH = 0.1;
+
 /** Ingest batches of all processes on one schema take turns: each plans from what the last one stored. */
 const INGEST_LOCK_CLASS = 0x7461_6770; // "tagp"
 
@@ -60,6 +63,8 @@ const INGEST_LOCK_CLASS = 0x7461_6770; // "tagp"
 export function createPostgresObservationWriter(database: Database): ObservationWriter {
   const { db } = database;
   const tagIds = new Map<string, number>();
+  // Observations stored by the ingest in progress.
+  let inserted = 0;
 
   async function write(batch: ParsedBatch, strings: readonly string[], report: IngestReport): Promise<void> {
     const { groups } = batch;
@@ -223,8 +228,27 @@ export function createPostgresObservationWriter(database: Database): Observation
   }
 
   return {
-    begin: () => tagIds.clear(),
-    write,
-    end: async () => undefined,
+    begin() {
+      tagIds.clear();
+      inserted = 0;
+    },
+    async write(batch, strings, report) {
+      const before = report.accepted;
+      await write(batch, strings, report);
+      inserted += report.accepted - before;
+    },
+    async end() {
+      if (inserted === 0) return;
+      // The planner's statistics, as autovacuum would refresh them after this many new rows: the
+      // engine's reads by time and by publication day need them to use their indexes. (Autovacuum may
+      // be off, or not there yet when a build follows the ingest.)
+      const stats = await sql<{
+        rows: number;
+      }>`select reltuples::float8 as rows from pg_class where oid = 'observations'::regclass`.execute(db);
+      const known = Number(stats.rows[0]?.rows ?? -1);
+      if (known >= 0 && inserted < ANALYZE_AFTER_GROWTH * known) return;
+      // Statistics only guide plans: when they cannot be refreshed, the old ones stay and the ingest stands.
+      await sql`analyze observations, videos, video_tags, creators, tags`.execute(db).catch(() => undefined);
+    },
   };
 }
