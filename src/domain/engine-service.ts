@@ -1,4 +1,5 @@
 import { streamRows, withBulkWriter, type BulkWriter } from "../db/bulk.js";
+import { checkpointInBackground } from "../db/checkpoint.js";
 import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { GrowableInt32 } from "../lib/growable.js";
@@ -191,6 +192,8 @@ export function createEngineService(deps: { database: Database }): EngineService
     progress({ stage: "reading", done: 0, total: 1 });
     const gainsRead = readVideoGains(database, { fromDay, gainsFrom, firstDay });
     gainsRead.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
+    // What the last ingest left in SQLite's write-ahead log goes into the file meanwhile, on a third thread.
+    const checkpointed = checkpointInBackground(database);
 
     // Tags: names give the tie-break order, the catalog gives industries.
     const tagRows = await db.selectFrom("tags").select(["id", "name"]).execute();
@@ -405,6 +408,7 @@ export function createEngineService(deps: { database: Database }): EngineService
     // Replace everything from the stale day on, in one transaction.
     const totalRows = chartRows.length + 2 * dayCount;
     progress({ stage: "writing", done: 0, total: totalRows });
+    await checkpointed;
     const written = await writeUnlessSuperseded(async (writer) => {
       await finish(writer);
       // Without a condition, SQLite empties a table at once instead of row by row.
