@@ -43,6 +43,9 @@ export async function openDatabase(url: string, options: { schema?: string } = {
 function openSqlite(file: string): Database {
   if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const sqlite = new SqliteDatabase(file);
+  // Taken by a new file only. Pages twice SQLite's default: ingest inserts observations all over their
+  // B-tree, and a shallower tree with half the pages took 8-13% less time to ingest 4 million of them.
+  sqlite.pragma("page_size = 8192");
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("cache_size = -65536");
