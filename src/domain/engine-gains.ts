@@ -233,7 +233,7 @@ export async function readGainsSince(database: Database, gainsFrom: number, from
   // Two reads at once (on PostgreSQL, on two connections): the videos, and what was observed before.
   const [{ videoRows, recounted }, highest] = await Promise.all([
     readVideoRows(database, fromDay, videoIndex, indexOf),
-    highestBefore(database, observed, fromSecond),
+    highestBefore(database, observed, videoIndex, fromSecond),
   ]);
 
   const gainVideo = new GrowableInt32();
@@ -339,10 +339,14 @@ async function readVideoRows(
 /** PostgreSQL connections that look up the highest counts at once, each for a part of the videos. */
 const LOOKUP_CONNECTIONS = 2;
 
-/** The highest view count observed before `beforeSecond` of each video in `ids`, by its position there (0 for none). */
-async function highestBefore(database: Database, ids: readonly string[], beforeSecond: number): Promise<Float64Array> {
+/** The highest view count observed before `beforeSecond` of each video in `ids` (the first keys of `videoIndex`), at its index there (0 for none). */
+async function highestBefore(
+  database: Database,
+  ids: readonly string[],
+  videoIndex: ReadonlyMap<string, number>,
+  beforeSecond: number,
+): Promise<Float64Array> {
   const highest = new Float64Array(ids.length);
-  const position = new Map(ids.map((id, i) => [id, i]));
   // One descent of the primary key per video, in key order. Given the ids as a list, PostgreSQL would
   // rather scan the whole table, which takes longer the longer the history.
   const sorted = [...ids].sort();
@@ -356,7 +360,7 @@ async function highestBefore(database: Database, ids: readonly string[], beforeS
         `select id, (select max(view_count) from observations where video_id = id and observed_at < ?) from ${table.sql}`,
         [beforeSecond, ...table.params],
       )) {
-        for (const [id, max] of rows as [string, number | string | null][]) if (max !== null) highest[position.get(id)!] = Number(max);
+        for (const [id, max] of rows as [string, number | string | null][]) if (max !== null) highest[videoIndex.get(id)!] = Number(max);
       }
     }),
   );

@@ -131,6 +131,7 @@ export function createPostgresObservationWriter(database: Database): Observation
       });
     report.accepted += plan.accepted;
     report.duplicate += plan.duplicate;
+    inserted += plan.accepted;
   }
 
   async function internTags(trx: Transaction<DatabaseSchema>, names: Iterable<string>): Promise<void> {
@@ -232,11 +233,7 @@ export function createPostgresObservationWriter(database: Database): Observation
       tagIds.clear();
       inserted = 0;
     },
-    async write(batch, strings, report) {
-      const before = report.accepted;
-      await write(batch, strings, report);
-      inserted += report.accepted - before;
-    },
+    write,
     async end() {
       if (inserted === 0) return;
       // The planner's statistics, as autovacuum would refresh them after this many new rows: the
