@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { transferList } from "../domain/ingest/observation-batch.js";
-import { readObservationBatches, type WorkerInput, type WorkerMessage } from "./record-file.js";
+import { readObservationBatches, type WorkerInput, type WorkerMessage, type WriterMessage } from "./record-file.js";
 
 /** Batches sent but not yet taken by the writer: enough to keep it busy, few enough to bound memory. */
 const MAX_AHEAD = 2;
@@ -11,16 +11,29 @@ const MAX_AHEAD = 2;
  */
 async function run(port: NonNullable<typeof parentPort>, { file, batchSize }: WorkerInput): Promise<void> {
   let ahead = 0;
+  // The writer has taken every batch sent and waits for the next: the one being read is cut short.
+  let waiting = false;
   let wake: (() => void) | undefined;
-  port.on("message", () => {
-    ahead--;
+  port.on("message", (message: WriterMessage) => {
+    if (message === "waiting") waiting = true;
+    else {
+      ahead--;
+      waiting = false;
+    }
     wake?.();
     wake = undefined;
   });
 
   let bytes = 0;
   try {
-    for await (const batch of readObservationBatches(file, batchSize, (total) => (bytes = total))) {
+    const batches = readObservationBatches(
+      file,
+      batchSize,
+      (total) => (bytes = total),
+      () => waiting && ahead === 0,
+    );
+    for await (const batch of batches) {
+      waiting = false;
       post({ batch, bytes }, transferList(batch));
       ahead++;
       while (ahead >= MAX_AHEAD) await new Promise<void>((resolve) => (wake = resolve));

@@ -10,7 +10,7 @@ import { createStringTable, type InputRecord, type ParsedBatch } from "../domain
 import type { IngestReport } from "../domain/ingest-service.js";
 import type { Observation } from "../domain/observation.js";
 import { decodeBatch } from "../../test/parsed-batch.js";
-import { readRecords, type RecordFile } from "./record-file.js";
+import { readObservationBatches, readRecords, type RecordFile } from "./record-file.js";
 import { createSimulation } from "./simulator.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tagpulse-record-file-"));
@@ -158,6 +158,26 @@ describe("readRecords(...).observationBatches", () => {
   it("reports a file that cannot be read", async () => {
     const source = readRecords(path.join(dir, "missing.ndjson"), { worker: typescriptWorker() });
     await expect(collect(source, 10)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("after a small first batch, fills batches up unless the writer waits, then cuts them at the first batch's size or more", async () => {
+    // 40,000 observations in several read chunks of 1 MiB.
+    const large = write("large.ndjson", `${Array.from({ length: 40_000 }, (_, i) => JSON.stringify(observation(i))).join("\n")}\n`);
+    const read = async (wanted: () => boolean) => {
+      const table = createStringTable();
+      const batches: Observation[][] = [];
+      for await (const batch of readObservationBatches(large, 1_000_000, undefined, wanted)) {
+        table.apply(batch);
+        batches.push(decodeBatch(batch, table.strings));
+      }
+      return batches;
+    };
+    const unhurried = await read(() => false);
+    expect(unhurried.map((b) => b.length)).toEqual([16_384, 40_000 - 16_384]);
+    const hurried = await read(() => true);
+    expect(hurried.length).toBeGreaterThan(2);
+    expect(hurried.slice(0, -1).every((b) => b.length >= 16_384 && b.length < 40_000 - 16_384)).toBe(true);
+    expect(hurried.flat()).toEqual(unhurried.flat());
   });
 });
 

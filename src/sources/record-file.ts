@@ -24,12 +24,18 @@ export interface ReadRecordsOptions {
 /** What the reading thread sends: a batch with the bytes read so far, the end, or why it failed. */
 export type WorkerMessage = { batch: ParsedBatch; bytes: number } | { done: true } | { error: string };
 
+/** What the calling thread tells the reading thread: it took a batch, or it waits for one. */
+export type WriterMessage = "taken" | "waiting";
+
 export interface WorkerInput {
   readonly file: string;
   readonly batchSize: number;
 }
 
-/** The size of the first batch of a large file: the writer waits for it, so it is kept small. */
+/**
+ * The size of the first batch: the writer waits for it, so it is kept small. Later batches are also
+ * cut at this size or more whenever the writer is waiting (`wanted`), else at the batch size.
+ */
 const FIRST_BATCH_SIZE = 16_384;
 
 /** Files smaller than this are read on the calling thread: starting a thread would cost more. */
@@ -85,17 +91,21 @@ async function* readRecordChunks(file: string, onBytes?: (total: number) => void
 /**
  * The observations of a file, validated into batches of at most `batchSize` valid ones. NDJSON
  * lines go through the builder's byte-level fast path; they are never decoded as a whole. The first
- * batches are smaller, doubling up to `batchSize`, so that storing starts early.
+ * batch is smaller, so that storing starts early; after it, a batch is cut when it is full, or, past
+ * the first batch's size, when `wanted()` says the writer waits for one. Each batch is a transaction
+ * that rewrites every page it touches: batches as large as the writer's pace allows write the fewest.
  */
 export async function* readObservationBatches(
   file: string,
   batchSize: number,
   onBytes?: (total: number) => void,
+  wanted: () => boolean = () => false,
 ): AsyncGenerator<ParsedBatch> {
   const builder = createBatchBuilder(Math.min(batchSize, 1 << 18));
-  let target = Math.min(batchSize, FIRST_BATCH_SIZE);
+  const minimum = Math.min(batchSize, FIRST_BATCH_SIZE);
+  let target = minimum;
   const take = () => {
-    target = Math.min(batchSize, target * 2);
+    target = batchSize;
     return builder.take();
   };
   const { first, chunks } = await openInput(file, onBytes);
@@ -113,6 +123,7 @@ export async function* readObservationBatches(
     };
     for await (const chunk of chunks) {
       splitter.push(chunk, onLine);
+      if (ready.length === 0 && builder.count >= minimum && wanted()) ready.push(take());
       yield* ready.splice(0);
     }
     splitter.end(onLine);
@@ -201,6 +212,7 @@ async function* readBatchesInWorker(url: URL, input: WorkerInput, onBytes?: (tot
   });
   try {
     for (;;) {
+      if (queue.length === 0) worker.postMessage("waiting" satisfies WriterMessage);
       while (queue.length === 0) {
         if (failure) throw failure;
         if (exited) throw new Error(`${input.file}: the reading thread stopped before the end of the file`);
@@ -210,7 +222,7 @@ async function* readBatchesInWorker(url: URL, input: WorkerInput, onBytes?: (tot
       if ("error" in message) throw new Error(message.error);
       if ("done" in message) return;
       // Lets the worker read one batch further while this one is stored.
-      worker.postMessage("next");
+      worker.postMessage("taken" satisfies WriterMessage);
       onBytes?.(message.bytes);
       yield message.batch;
     }
