@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { withBulkWriter, streamRows, type BulkColumn } from "../src/db/bulk.js";
 import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
@@ -76,5 +77,18 @@ for (const database of TEST_DATABASES) {
         .executeTakeFirst();
       expect(Number((count as { n: unknown }).n)).toBe(0);
     });
+
+    it.skipIf(database.name !== "PostgreSQL")(
+      "runs every PostgreSQL session without JIT compilation, in the context's schema",
+      async () => {
+        context = await createTestContext(database.name);
+        // Bulk reads take connections of their own, as the engine's do.
+        const settings: unknown[][] = [];
+        for await (const rows of streamRows(context.database, "select current_setting('jit'), current_schema()")) settings.push(...rows);
+        expect(settings).toEqual([["off", expect.stringMatching(/^test_/)]]);
+        const viaKysely = await sql<{ jit: string }>`select current_setting('jit') as jit`.execute(context.database.db);
+        expect(viaKysely.rows).toEqual([{ jit: "off" }]);
+      },
+    );
   });
 }

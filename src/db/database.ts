@@ -66,7 +66,9 @@ function openPostgres(url: string, schema: string | undefined): Database {
           ? (value: string) => Number(value)
           : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    // The engine and the API run short queries, many of them estimated as costly (a lookup per video):
+    // compiling them to machine code took longer than running them.
+    options: `-c jit=off${schema ? ` -c search_path=${schema}` : ""}`,
   });
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
   return { db, dialect: "postgres", pool, maxParams: 60_000, close: () => db.destroy() };
