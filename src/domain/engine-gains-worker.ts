@@ -1,19 +1,15 @@
 import { parentPort, workerData } from "node:worker_threads";
 import SqliteDatabase from "better-sqlite3";
 import type { Database } from "../db/database.js";
-import { fitted, readGainsRange, readGainsSince, type GainsRead } from "./engine-gains.js";
+import { fitted, readGainsRange, type GainsRead } from "./engine-gains.js";
 
-/** Reads gains from a SQLite file on its own read-only connection. */
+/** Reads the gains of a range of videos from a SQLite file, on its own read-only connection. */
 const read = workerData as GainsRead;
 const sqlite = new SqliteDatabase(read.file, { readonly: true, fileMustExist: true });
 sqlite.pragma("cache_size = -65536");
 const database = { sqlite, dialect: "sqlite" } as Database;
 // Exactly sized: what a transfer moves is each array's whole buffer, grown by doubling.
-const gains = fitted(
-  "since" in read
-    ? await readGainsSince(database, read.since.gainsFrom, read.since.fromDay)
-    : await readGainsRange(database, read.range, { creators: read.creators }),
-);
+const gains = fitted(await readGainsRange(database, read.range, { creators: read.creators }));
 sqlite.close();
 parentPort!.postMessage(gains, [
   gains.videoCountry.buffer,

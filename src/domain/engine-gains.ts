@@ -70,16 +70,18 @@ export interface GainDays {
 }
 
 /**
- * Reads the gains from `fromDay` on, in parts that hold different videos. From a SQLite file, on other
- * threads: the caller's thread stays free for its own reads meanwhile, and a full read is split in two
- * halves of the videos.
+ * Reads the gains from `fromDay` on, in parts that hold different videos. A full read from a SQLite
+ * file is split in two halves of the videos, each read on a thread of its own. What an incremental build
+ * reads is read on the caller's connection: after an ingest, its cache holds the pages of the videos just
+ * observed. On a thread of its own, starting with an empty cache, one more day's reading stage took
+ * 1.33-1.56 s after the ingest in the same process, against 1.13-1.18 s on the caller's connection.
  */
 export async function readVideoGains(database: Database, days: GainDays, options: { creators?: boolean } = {}): Promise<VideoGains[]> {
   const { fromDay, gainsFrom, firstDay } = days;
   const creators = options.creators === true;
   const file = database.sqlite && !database.sqlite.memory ? database.sqlite.name : undefined;
   if (fromDay > firstDay) {
-    return [file ? await readInWorker({ file, since: { gainsFrom, fromDay } }) : await readGainsSince(database, gainsFrom, fromDay)];
+    return [await readGainsSince(database, gainsFrom, fromDay)];
   }
   if (!file) return [await readGainsRange(database, {}, { creators })];
   const middle = database
@@ -99,10 +101,12 @@ export interface VideoRange {
   readonly below?: string;
 }
 
-/** What a gain-reading thread reads from the SQLite file: a range of videos, or everything since a day. */
-export type GainsRead = { readonly file: string } & (
-  { readonly range: VideoRange; readonly creators: boolean } | { readonly since: { readonly gainsFrom: number; readonly fromDay: number } }
-);
+/** What a gain-reading thread reads from the SQLite file: a range of videos. */
+export interface GainsRead {
+  readonly file: string;
+  readonly range: VideoRange;
+  readonly creators: boolean;
+}
 
 function readInWorker(read: GainsRead): Promise<VideoGains> {
   return new Promise((resolve, reject) => {

@@ -187,8 +187,8 @@ export function createEngineService(deps: { database: Database }): EngineService
     // views of those days stand. A build from the first day reads everything.
     const gainsFrom = fromDay === firstDay ? firstDay : Math.min(Math.max(fromDay, viewsStale), lastDay + 1);
 
-    // Gains and publications from the first stale day on: on their own thread when they can, while this
-    // one reads the rest.
+    // Gains and publications from the first stale day on: for a full build on SQLite, on threads of
+    // their own while this one reads the rest.
     progress({ stage: "reading", done: 0, total: 1 });
     const gainsRead = readVideoGains(database, { fromDay, gainsFrom, firstDay });
     gainsRead.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
