@@ -195,16 +195,15 @@ export function createEngineService(deps: { database: Database }): EngineService
     // What the last ingest left in SQLite's write-ahead log goes into the file meanwhile, on a third thread.
     const checkpointed = checkpointInBackground(database);
 
-    // Tags: names give the tie-break order, the catalog gives industries.
-    const tagRows = await db.selectFrom("tags").select(["id", "name"]).execute();
-    const tagCount = tagRows.reduce((max, r) => Math.max(max, r.id), 0) + 1;
+    // Tags: names give the tie-break order, the catalog gives industries. Byte order of UTF-8 names:
+    // SQLite's BINARY collation, walking the names' index; PostgreSQL's "C" collation.
+    const tagIds: number[] = [];
+    for await (const rows of streamRows(database, `select id from tags order by name${database.sqlite ? "" : ' collate "C"'}`)) {
+      for (const [id] of rows as [number][]) tagIds.push(id);
+    }
+    const tagCount = tagIds.reduce((max, id) => Math.max(max, id), 0) + 1;
     const nameRank = new Int32Array(tagCount);
-    tagRows
-      .map((row) => ({ id: row.id, bytes: Buffer.from(row.name) }))
-      .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
-      .forEach((row, i) => {
-        nameRank[row.id] = i;
-      });
+    tagIds.forEach((id, i) => (nameRank[id] = i));
     const industryOf = new Uint8Array(tagCount);
     const catalog = await db
       .selectFrom("hashtags")
