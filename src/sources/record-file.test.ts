@@ -160,25 +160,31 @@ describe("readRecords(...).observationBatches", () => {
     await expect(collect(source, 10)).rejects.toThrow(/ENOENT/);
   });
 
-  it("after a small first batch, fills batches up unless the writer waits, then cuts them at the first batch's size or more", async () => {
-    // 40,000 observations in several read chunks of 1 MiB.
-    const large = write("large.ndjson", `${Array.from({ length: 40_000 }, (_, i) => JSON.stringify(observation(i))).join("\n")}\n`);
-    const read = async (wanted: () => boolean) => {
-      const table = createStringTable();
-      const batches: Observation[][] = [];
-      for await (const batch of readObservationBatches(large, 1_000_000, undefined, wanted)) {
-        table.apply(batch);
-        batches.push(decodeBatch(batch, table.strings));
-      }
-      return batches;
-    };
-    const unhurried = await read(() => false);
-    expect(unhurried.map((b) => b.length)).toEqual([16_384, 40_000 - 16_384]);
-    const hurried = await read(() => true);
-    expect(hurried.length).toBeGreaterThan(2);
-    expect(hurried.slice(0, -1).every((b) => b.length >= 16_384 && b.length < 40_000 - 16_384)).toBe(true);
-    expect(hurried.flat()).toEqual(unhurried.flat());
-  });
+  it.each([
+    ["NDJSON", "large.ndjson", (lines: string[]) => `${lines.join("\n")}\n`],
+    ["a JSON array", "large.json", (lines: string[]) => `[${lines.join(",\n")}]`],
+  ])(
+    "after a small first batch, fills batches up unless the writer waits, then cuts them at the first batch's size or more (%s)",
+    async (_kind, name, text) => {
+      // 40,000 observations in several read chunks of 1 MiB.
+      const large = write(name, text(Array.from({ length: 40_000 }, (_, i) => JSON.stringify(observation(i)))));
+      const read = async (wanted: () => boolean) => {
+        const table = createStringTable();
+        const batches: Observation[][] = [];
+        for await (const batch of readObservationBatches(large, 1_000_000, undefined, wanted)) {
+          table.apply(batch);
+          batches.push(decodeBatch(batch, table.strings));
+        }
+        return batches;
+      };
+      const unhurried = await read(() => false);
+      expect(unhurried.map((b) => b.length)).toEqual([16_384, 40_000 - 16_384]);
+      const hurried = await read(() => true);
+      expect(hurried.length).toBeGreaterThan(2);
+      expect(hurried.slice(0, -1).every((b) => b.length >= 16_384 && b.length < 40_000 - 16_384)).toBe(true);
+      expect(hurried.flat()).toEqual(unhurried.flat());
+    },
+  );
 });
 
 describe("ingesting a file", () => {

@@ -112,7 +112,7 @@ export async function* readObservationBatches(
   if (first === "[") {
     for await (const record of readJsonArray(Readable.from(chunks, { objectMode: false }))) {
       builder.addRecord(record);
-      if (builder.count >= target) yield take();
+      if (builder.count >= target || (builder.count >= minimum && wanted())) yield take();
     }
   } else {
     const splitter = createLineSplitter();
