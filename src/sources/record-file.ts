@@ -108,11 +108,13 @@ export async function* readObservationBatches(
     target = batchSize;
     return builder.take();
   };
+  // A batch not yet full may go when the writer waits for one, once it holds a first batch's worth.
+  const wantedEarly = () => builder.count >= minimum && wanted();
   const { first, chunks } = await openInput(file, onBytes);
   if (first === "[") {
     for await (const record of readJsonArray(Readable.from(chunks, { objectMode: false }))) {
       builder.addRecord(record);
-      if (builder.count >= target || (builder.count >= minimum && wanted())) yield take();
+      if (builder.count >= target || wantedEarly()) yield take();
     }
   } else {
     const splitter = createLineSplitter();
@@ -123,7 +125,7 @@ export async function* readObservationBatches(
     };
     for await (const chunk of chunks) {
       splitter.push(chunk, onLine);
-      if (ready.length === 0 && builder.count >= minimum && wanted()) ready.push(take());
+      if (ready.length === 0 && wantedEarly()) ready.push(take());
       yield* ready.splice(0);
     }
     splitter.end(onLine);
