@@ -383,10 +383,10 @@ export function createEngineService(deps: { database: Database }): EngineService
     progress({ stage: "writing", done: 0, total: 1 });
     const fromBlock = seriesBlock(fromDay);
     const seriesFrom = Math.max(firstDay, fromBlock * SERIES_BLOCK_DAYS);
-    const seriesRegions = new SeriesRegions(regionKeys);
+    const seriesRegions = new CodeIndex(regionKeys);
     const seriesDays: RegionDay[][] = Array.from({ length: fromDay - seriesFrom }, () => []);
     for (const [day, regions] of await readRegionDays(database, seriesFrom, fromDay)) {
-      for (const [region, data] of regions) seriesDays[day - seriesFrom]![seriesRegions.index(region)] = data;
+      for (const [region, data] of regions) seriesDays[day - seriesFrom]![seriesRegions.of(region)] = data;
     }
     seriesDays.push(...newDays);
     // Encoded as they are written: together they are as large as the days themselves.
@@ -426,7 +426,7 @@ export function createEngineService(deps: { database: Database }): EngineService
       progress({ stage: "writing", done: dayCount, total: totalRows });
       await writer.exec(fromDay === firstDay ? "delete from tag_series" : `delete from tag_series where block >= ${fromBlock}`);
       let written = dayCount;
-      for (const { rows, days } of seriesBlockRows(seriesDays, seriesFrom, seriesRegions)) {
+      for (const { rows, days } of seriesBlockRows(seriesDays, seriesFrom, seriesRegions.codes, tagCount)) {
         await writer.insert(
           "tag_series",
           [
@@ -647,49 +647,32 @@ function aggregateDays(
   return { regionKeys: [...countries.codes, ALL_REGIONS], days };
 }
 
-/** Numeric keys of (tag, region) series: tag * REGION_KEYS + the region's index (region codes are few). */
-class SeriesRegions {
-  private static readonly REGION_KEYS = 4096;
-  private readonly regions: CodeIndex;
-
-  constructor(codes: readonly string[]) {
-    this.regions = new CodeIndex(codes);
-  }
-
-  /** The index of a region code: the codes given to the constructor first, then the others as met. */
-  index(region: string): number {
-    return this.regions.of(region);
-  }
-
-  /** The key of a tag in the region at index `r`. */
-  keyAt(tag: number, r: number): number {
-    return tag * SeriesRegions.REGION_KEYS + r;
-  }
-
-  tagOf(key: number): number {
-    return Math.floor(key / SeriesRegions.REGION_KEYS);
-  }
-
-  regionOf(key: number): string {
-    return this.regions.codes[key % SeriesRegions.REGION_KEYS]!;
-  }
-}
-
 /**
  * `tag_series` rows, block by block, of every day from `fromDay` on (`days` has a day per index, its
- * regions by their index in `regions`; a region may be missing), in key order so that they are appended
- * to the table's B-tree rather than scattered in it.
+ * regions by their index in `regions`; a region may be missing), in key order (tag, then region code)
+ * so that they are appended to the table's B-tree rather than scattered in it. Each series is a cell of
+ * a table by tag and region, laid out in that order: counting its days, then filling them in, needs
+ * neither a map nor a sort.
  */
 function* seriesBlockRows(
   days: readonly RegionDay[][],
   fromDay: number,
-  regions: SeriesRegions,
+  regions: readonly string[],
+  tagCount: number,
 ): Generator<{ rows: Iterable<unknown[]>; days: number }> {
   const lastDay = fromDay + days.length - 1;
-  const eachEntry = (first: number, last: number, visit: (key: number, day: number, data: RegionDay, i: number) => void) => {
+  const regionCount = regions.length;
+  // Region codes are ASCII, where string order is byte order.
+  const byCode = [...regions.keys()].sort((a, b) => (regions[a]! < regions[b]! ? -1 : regions[a]! > regions[b]! ? 1 : 0));
+  const column = new Int32Array(regionCount);
+  byCode.forEach((r, k) => (column[r] = k));
+  const counts = new Int32Array(tagCount * regionCount);
+  const ends = new Int32Array(counts.length);
+  const eachEntry = (first: number, last: number, visit: (cell: number, data: RegionDay, i: number, day: number) => void) => {
     for (let day = first; day <= last; day++) {
       days[day - fromDay]!.forEach((data, r) => {
-        for (let i = 0; i < data.tags.length; i++) visit(regions.keyAt(data.tags[i]!, r), day, data, i);
+        const k = column[r]!;
+        for (let i = 0; i < data.tags.length; i++) visit(data.tags[i]! * regionCount + k, data, i, day);
       });
     }
   };
@@ -697,37 +680,35 @@ function* seriesBlockRows(
     const first = Math.max(fromDay, block * SERIES_BLOCK_DAYS);
     const last = Math.min(lastDay, (block + 1) * SERIES_BLOCK_DAYS - 1);
     // Two passes over the block's days: count each series' days, then fill them in place.
-    const slots = new Map<number, number>();
-    const counts: number[] = [];
-    eachEntry(first, last, (key) => {
-      const slot = slots.get(key);
-      if (slot === undefined) {
-        slots.set(key, counts.length);
-        counts.push(1);
-      } else counts[slot]!++;
-    });
-    const start = new Int32Array(counts.length + 1);
-    counts.forEach((n, slot) => (start[slot + 1] = start[slot]! + n));
-    const fill = start.slice(0, counts.length);
-    const seriesDays = new Int32Array(start[counts.length]!);
-    const views = new Float64Array(seriesDays.length);
-    const pubs = new Int32Array(seriesDays.length);
-    eachEntry(first, last, (key, day, data, i) => {
-      const at = fill[slots.get(key)!]!++;
+    counts.fill(0);
+    eachEntry(first, last, (cell) => counts[cell]!++);
+    let entries = 0;
+    for (let cell = 0; cell < counts.length; cell++) {
+      ends[cell] = entries;
+      entries += counts[cell]!;
+    }
+    const seriesDays = new Int32Array(entries);
+    const views = new Float64Array(entries);
+    const pubs = new Int32Array(entries);
+    eachEntry(first, last, (cell, data, i, day) => {
+      const at = ends[cell]!++;
       seriesDays[at] = day;
       views[at] = data.views[i]!;
       pubs[at] = data.pubs[i]!;
     });
-    const order = [...slots]
-      .map(([key, slot]) => ({ tag: regions.tagOf(key), region: regions.regionOf(key), slot }))
-      // Region codes are ASCII, where string order is byte order.
-      .sort((a, b) => a.tag - b.tag || (a.region < b.region ? -1 : a.region > b.region ? 1 : 0));
     // Encoded as they are written.
     const rows = (function* () {
-      for (const { tag, region, slot } of order) {
-        const from = start[slot]!;
-        const to = start[slot + 1]!;
-        yield [block, tag, region, encodeDaySeries(seriesDays.subarray(from, to), views.subarray(from, to), pubs.subarray(from, to))];
+      for (let cell = 0; cell < counts.length; cell++) {
+        if (counts[cell] === 0) continue;
+        const to = ends[cell]!;
+        const from = to - counts[cell]!;
+        const region = regions[byCode[cell % regionCount]!]!;
+        yield [
+          block,
+          Math.floor(cell / regionCount),
+          region,
+          encodeDaySeries(seriesDays.subarray(from, to), views.subarray(from, to), pubs.subarray(from, to)),
+        ];
       }
     })();
     yield { rows, days: last - first + 1 };
