@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { sql } from "kysely";
+import { sql, type Kysely } from "kysely";
+import { videoPeaksMigration } from "../src/db/migrations/011-video-peaks.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readRecords } from "../src/sources/record-file.js";
 import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
@@ -90,6 +91,47 @@ for (const database of TEST_DATABASES) {
       expect(again).toMatchObject({ read: 3, accepted: 0, duplicate: 3 });
       const rows = await context.database.db.selectFrom("observations").selectAll().execute();
       expect(rows).toEqual([{ video_id: "7301234567890123456", observed_at: 1769558400, view_count: 300 }]);
+    });
+
+    it("keeps each video's peak views, overall and before its last day, as the migration computes them from stored observations", async () => {
+      const day = 86_400;
+      const at = (d: number, second = 0) => 1769558400 + d * day + second;
+      const a = "7301234567890123456";
+      const b = "7301234567890123457";
+      const c = "7301234567890123458";
+      // Out of order, across two ingests: a's last day arrives first, its views fall, and rise again within a day.
+      await context.ingest.ingestObservations(
+        readRecords(writeLines("late.ndjson", [JSON.stringify(valid({ id: a, view_count: 300, observed_at: at(3) }))])),
+      );
+      await context.ingest.ingestObservations(
+        readRecords(
+          writeLines("early.ndjson", [
+            JSON.stringify(valid({ id: a, view_count: 500, observed_at: at(1) })),
+            JSON.stringify(valid({ id: a, view_count: 400, observed_at: at(2) })),
+            JSON.stringify(valid({ id: b, view_count: 100, observed_at: at(1) })),
+            JSON.stringify(valid({ id: b, view_count: 700, observed_at: at(2) })),
+            JSON.stringify(valid({ id: b, view_count: 900, observed_at: at(2, 60) })),
+            JSON.stringify(valid({ id: c, view_count: 50, observed_at: at(2) })),
+          ]),
+        ),
+      );
+      const { db, dialect } = context.database;
+      const peaks = () => db.selectFrom("videos").select(["video_id", "peak_views", "peak_before_last_day"]).orderBy("video_id").execute();
+      const expected = [
+        { video_id: a, peak_views: 500, peak_before_last_day: 500 },
+        { video_id: b, peak_views: 900, peak_before_last_day: 100 },
+        { video_id: c, peak_views: 50, peak_before_last_day: 0 },
+      ];
+      expect(
+        (await peaks()).map((r) => ({ ...r, peak_views: Number(r.peak_views), peak_before_last_day: Number(r.peak_before_last_day) })),
+      ).toEqual(expected);
+      // A database from before the columns: the migration adds them and fills them in.
+      await sql`alter table videos drop column peak_views`.execute(db);
+      await sql`alter table videos drop column peak_before_last_day`.execute(db);
+      await videoPeaksMigration(dialect).up(db as Kysely<unknown>);
+      expect(
+        (await peaks()).map((r) => ({ ...r, peak_views: Number(r.peak_views), peak_before_last_day: Number(r.peak_before_last_day) })),
+      ).toEqual(expected);
     });
 
     it.skipIf(database.name !== "PostgreSQL")(

@@ -51,6 +51,13 @@ export interface VideosTable {
   latest_sig: string;
   first_at: number;
   last_at: number;
+  /** The highest view count observed. */
+  peak_views: number;
+  /**
+   * The highest view count observed before the UTC day of `last_at` (0 for none): where a video's
+   * views stood before its last day, so that a build of that day needs no look at its observations.
+   */
+  peak_before_last_day: number;
 }
 
 /** Videos whose attributes changed since the charts counted them, with the attributes they were counted with. */

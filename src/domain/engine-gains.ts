@@ -234,11 +234,17 @@ export async function readGainsSince(database: Database, gainsFrom: number, from
     }
   }
   const observed = [...videoIndex.keys()];
-  // Two reads at once (on PostgreSQL, on two connections): the videos, and what was observed before.
-  const [{ videoRows, recounted }, highest] = await Promise.all([
-    readVideoRows(database, fromDay, videoIndex, indexOf),
-    highestBefore(database, observed, videoIndex, fromSecond),
-  ]);
+  const { videoRows, standing, recounted } = await readVideoRows(database, fromDay, gainsFrom, videoIndex, indexOf);
+  // Where each observed video's views stood before: from its row when its last observation is on the day
+  // (always, for the new day of a daily feed), from its observations otherwise.
+  const highest = new Float64Array(observed.length);
+  const unknown: string[] = [];
+  for (let v = 0; v < observed.length; v++) {
+    const stood = standing[v];
+    if (stood === undefined) unknown.push(observed[v]!);
+    else highest[v] = stood;
+  }
+  await highestBefore(database, unknown, videoIndex, fromSecond, highest);
 
   const gainVideo = new GrowableInt32();
   const gainDay = new GrowableInt32();
@@ -312,19 +318,35 @@ export async function readGainsSince(database: Database, gainsFrom: number, from
 
 /**
  * The videos published since `fromDay` and the recounted ones, then every other video in `videoIndex`,
- * at their index; recounted videos are given one (with their attributes before the recount).
+ * at their index; recounted videos are given one (with their attributes before the recount). And for
+ * each video whose last observation is on day `gainsFrom`, at its index in `standing`: the highest view
+ * count it had before that day.
  */
 async function readVideoRows(
   database: Database,
   fromDay: number,
+  gainsFrom: number,
   videoIndex: ReadonlyMap<string, number>,
   indexOf: (id: string) => number,
-): Promise<{ videoRows: VideoRow[]; recounted: VideoRow[] }> {
+): Promise<{ videoRows: VideoRow[]; standing: (number | undefined)[]; recounted: VideoRow[] }> {
   const videoRows: VideoRow[] = [];
-  const videoQuery = "select video_id, create_time, region, tags from videos";
-  for await (const rows of streamRows(database, `${videoQuery} where create_time >= ?`, [dayStart(fromDay)])) {
-    for (const row of rows as VideoRow[]) videoRows[indexOf(row[0])] = row;
-  }
+  const standing: (number | undefined)[] = [];
+  const videoQuery = "select video_id, create_time, region, tags, last_at, peak_before_last_day from videos";
+  const take = (rows: unknown[][], at: (id: string) => number) => {
+    for (const [id, createTime, region, tags, lastAt, peakBefore] of rows as [
+      string,
+      number | string,
+      string,
+      string,
+      number | string,
+      number | string,
+    ][]) {
+      const v = at(id);
+      videoRows[v] = [id, createTime, region, tags];
+      if (dayOf(Number(lastAt)) === gainsFrom) standing[v] = Number(peakBefore);
+    }
+  };
+  for await (const rows of streamRows(database, `${videoQuery} where create_time >= ?`, [dayStart(fromDay)])) take(rows, indexOf);
   const recounted: VideoRow[] = [];
   for await (const rows of streamRows(database, "select video_id, create_time, region, tags from recounted_videos")) {
     recounted.push(...(rows as VideoRow[]));
@@ -333,24 +355,23 @@ async function readVideoRows(
   const unread = [...videoIndex.keys()].filter((id) => videoRows[videoIndex.get(id)!] === undefined).sort();
   for (const part of chunks(unread, oneOfLimit(database))) {
     const ids = oneOf(database, "video_id", part);
-    for await (const rows of streamRows(database, `${videoQuery} where ${ids.sql}`, ids.params)) {
-      for (const row of rows as VideoRow[]) videoRows[videoIndex.get(row[0])!] = row;
-    }
+    for await (const rows of streamRows(database, `${videoQuery} where ${ids.sql}`, ids.params)) take(rows, (id) => videoIndex.get(id)!);
   }
-  return { videoRows, recounted };
+  return { videoRows, standing, recounted };
 }
 
 /** PostgreSQL connections that look up the highest counts at once, each for a part of the videos. */
 const LOOKUP_CONNECTIONS = 2;
 
-/** The highest view count observed before `beforeSecond` of each video in `ids` (the first keys of `videoIndex`), at its index there (0 for none). */
+/** The highest view count observed before `beforeSecond` of each video in `ids`, into `highest` at its index in `videoIndex` (0 for none). */
 async function highestBefore(
   database: Database,
   ids: readonly string[],
   videoIndex: ReadonlyMap<string, number>,
   beforeSecond: number,
-): Promise<Float64Array> {
-  const highest = new Float64Array(ids.length);
+  highest: Float64Array,
+): Promise<void> {
+  if (ids.length === 0) return;
   // One descent of the primary key per video, in key order. Given the ids as a list, PostgreSQL would
   // rather scan the whole table, which takes longer the longer the history.
   const sorted = [...ids].sort();
@@ -364,9 +385,8 @@ async function highestBefore(
         `select id, (select max(view_count) from observations where video_id = id and observed_at < ?) from ${table.sql}`,
         [beforeSecond, ...table.params],
       )) {
-        for (const [id, max] of rows as [string, number | string | null][]) if (max !== null) highest[videoIndex.get(id)!] = Number(max);
+        for (const [id, max] of rows as [string, number | string | null][]) highest[videoIndex.get(id)!] = max === null ? 0 : Number(max);
       }
     }),
   );
-  return highest;
 }

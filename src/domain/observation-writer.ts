@@ -82,7 +82,7 @@ export function createPostgresObservationWriter(database: Database): Observation
 
         const videos = new Map<string, StoredVideo>();
         const videoRows = await sql<StoredVideo & { video_id: string }>`
-        select video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at
+        select video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at, peak_views, peak_before_last_day
         from videos where video_id = any(${array(videoIds)}::text[])`.execute(trx);
         for (const row of videoRows.rows) videos.set(row.video_id, row);
 
@@ -185,18 +185,22 @@ export function createPostgresObservationWriter(database: Database): Observation
       ${array(v.map((r) => r.video_id))}::text[], ${array(v.map((r) => r.create_time))}::bigint[], ${array(v.map((r) => r.region))}::text[],
       ${array(v.map((r) => r.username))}::text[], ${array(v.map((r) => r.tags))}::text[], ${array(v.map((r) => r.latest_at))}::bigint[],
       ${array(v.map((r) => r.latest_views))}::bigint[], ${array(v.map((r) => r.latest_sig))}::text[], ${array(v.map((r) => r.first_at))}::bigint[],
-      ${array(v.map((r) => r.last_at))}::bigint[])`;
+      ${array(v.map((r) => r.last_at))}::bigint[], ${array(v.map((r) => r.peak_views))}::bigint[],
+      ${array(v.map((r) => r.peak_before_last_day))}::bigint[])`;
     if (newVideos.length > 0) {
       await sql`
-        insert into videos (video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at)
+        insert into videos (video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at,
+          peak_views, peak_before_last_day)
         select * from ${videoColumns(newVideos)}`.execute(trx);
     }
     if (changedVideos.length > 0) {
       await sql`
         update videos v set create_time = r.create_time, region = r.region, username = r.username, tags = r.tags,
-          latest_at = r.latest_at, latest_views = r.latest_views, latest_sig = r.latest_sig, first_at = r.first_at, last_at = r.last_at
+          latest_at = r.latest_at, latest_views = r.latest_views, latest_sig = r.latest_sig, first_at = r.first_at, last_at = r.last_at,
+          peak_views = r.peak_views, peak_before_last_day = r.peak_before_last_day
         from ${videoColumns(changedVideos)}
-          as r (video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at)
+          as r (video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at, peak_views,
+            peak_before_last_day)
         where v.video_id = r.video_id`.execute(trx);
     }
     const [newCreators, changedCreators] = partition(plan.creators, plan.creatorIsNew);

@@ -49,9 +49,22 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   const videoRows = rowStatements<VideoRow>(
     sqlite,
     "videos",
-    ["video_id", "create_time", "region", "username", "tags", "latest_at", "latest_views", "latest_sig", "first_at", "last_at"],
+    [
+      "video_id",
+      "create_time",
+      "region",
+      "username",
+      "tags",
+      "latest_at",
+      "latest_views",
+      "latest_sig",
+      "first_at",
+      "last_at",
+      "peak_views",
+      "peak_before_last_day",
+    ],
     // A video that keeps its attributes leaves the index on create_time alone.
-    ["latest_at", "latest_views", "latest_sig", "first_at", "last_at"],
+    ["latest_at", "latest_views", "latest_sig", "first_at", "last_at", "peak_views", "peak_before_last_day"],
   );
   const selectVideo = sqlite.prepare<[string], StoredVideo>(videoRows.select);
   const insertVideoTags = multiRowStatement(sqlite, "insert or ignore into video_tags (tag, video_id) values", 2);

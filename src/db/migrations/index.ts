@@ -10,6 +10,7 @@ import { refundOnceMigration } from "./007-refund-once.js";
 import { upstreamSnapshotsMigration } from "./008-upstream-snapshots.js";
 import { packedColumnsUncompressedMigration } from "./009-packed-columns-uncompressed.js";
 import { chartWindowsMigration } from "./010-chart-windows.js";
+import { videoPeaksMigration } from "./011-video-peaks.js";
 
 /** Every migration, in order. Names never change once released. */
 function listMigrations(dialect: Dialect): Record<string, Migration> {
@@ -24,6 +25,7 @@ function listMigrations(dialect: Dialect): Record<string, Migration> {
     "008-upstream-snapshots": upstreamSnapshotsMigration(dialect),
     "009-packed-columns-uncompressed": packedColumnsUncompressedMigration(dialect),
     "010-chart-windows": chartWindowsMigration(dialect),
+    "011-video-peaks": videoPeaksMigration(dialect),
   };
 }
 

@@ -95,7 +95,7 @@ const later = (a: Observation, b: Observation, sig: (o: Observation) => string) 
   a.observedAt - b.observedAt || a.viewCount - b.viewCount || compareUtf8(sig(a), sig(b));
 
 describe("planBatch", () => {
-  it("leaves the rows of the latest observations, whatever the batching", () => {
+  it("leaves the rows of the latest observations, and each video's peak views overall and before its last day, whatever the batching", () => {
     fc.assert(
       fc.property(fc.array(fc.array(observationArbitrary, { maxLength: 12 }), { maxLength: 5 }), (batches) => {
         const store = new Store();
@@ -113,6 +113,7 @@ describe("planBatch", () => {
           const mine = all.filter((o) => o.videoId === id);
           const latest = mine.reduce((a, b) => (later(b, a, videoSig) > 0 ? b : a));
           const tagIds = latest.hashtags.map((name) => store.tags.get(name)!).sort((a, b) => a - b);
+          const lastAt = Math.max(...mine.map((o) => o.observedAt));
           expect(store.videos.get(id)).toEqual({
             create_time: latest.createTime,
             region: latest.region,
@@ -122,7 +123,9 @@ describe("planBatch", () => {
             latest_views: latest.viewCount,
             latest_sig: videoSig(latest),
             first_at: Math.min(...mine.map((o) => o.observedAt)),
-            last_at: Math.max(...mine.map((o) => o.observedAt)),
+            last_at: lastAt,
+            peak_views: Math.max(...mine.map((o) => o.viewCount)),
+            peak_before_last_day: Math.max(0, ...mine.filter((o) => dayOf(o.observedAt) < dayOf(lastAt)).map((o) => o.viewCount)),
           });
           for (const tag of tagIds) expect(store.videoTags.has(`${tag}|${id}`)).toBe(true);
         }

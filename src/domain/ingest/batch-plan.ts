@@ -127,11 +127,26 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
 
     const firstAt = stored && stored.first_at < groups.firstAt[g]! ? stored.first_at : groups.firstAt[g]!;
     const lastAt = stored && stored.last_at > groups.lastAt[g]! ? stored.last_at : groups.lastAt[g]!;
+    // Peaks: maxima over every observation stored, the batch's included, and over those before the last day.
+    const lastDay = dayOf(lastAt);
+    let peakViews = stored ? stored.peak_views : 0;
+    let peakBeforeLastDay = !stored ? 0 : dayOf(stored.last_at) < lastDay ? stored.peak_views : stored.peak_before_last_day;
+    for (let k = groups.timeStart[g]!; k < groups.timeStart[g + 1]!; k++) {
+      const views = groups.timeViews[k]!;
+      if (views > peakViews) peakViews = views;
+      if (views > peakBeforeLastDay && dayOf(groups.times[k]!) < lastDay) peakBeforeLastDay = views;
+    }
+    const tracking = { first_at: firstAt, last_at: lastAt, peak_views: peakViews, peak_before_last_day: peakBeforeLastDay };
     const i = groups.videoLatest[g]!;
     const sig = groups.videoSig[g]!;
     if (stored && !replacesVideo(stored, observedAt[i]!, viewCount[i]!, sig)) {
-      if (firstAt !== stored.first_at || lastAt !== stored.last_at) {
-        plan.videos.push({ video_id: videoId, ...stored, first_at: firstAt, last_at: lastAt });
+      if (
+        firstAt !== stored.first_at ||
+        lastAt !== stored.last_at ||
+        peakViews !== stored.peak_views ||
+        peakBeforeLastDay !== stored.peak_before_last_day
+      ) {
+        plan.videos.push({ video_id: videoId, ...stored, ...tracking });
         plan.videoSlots.push(slot);
         plan.videoIsNew.push(false);
         plan.videoKeepsAttributes.push(true);
@@ -153,8 +168,7 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
       latest_at: observedAt[i]!,
       latest_views: viewCount[i]!,
       latest_sig: sig,
-      first_at: firstAt,
-      last_at: lastAt,
+      ...tracking,
     });
     plan.videoSlots.push(slot);
     plan.videoIsNew.push(!stored);
