@@ -2,7 +2,6 @@ import { streamRows, withBulkWriter, type BulkWriter } from "../db/bulk.js";
 import { checkpointInBackground } from "../db/checkpoint.js";
 import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
-import { GrowableInt32 } from "../lib/growable.js";
 import { CodeIndex } from "../lib/code-index.js";
 import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
 import { bumpCounterSql, CHARTS_VERSION_KEY, GENERATION_KEY, readCounter, readStaleMarks, STALE_MARK_KEYS } from "./engine-state.js";
@@ -573,25 +572,20 @@ function aggregateDays(
 
   const views = new Float64Array((all + 1) * tagCount);
   const pubs = new Int32Array((all + 1) * tagCount);
-  // The cells the day changed, each listed once: a recounted video's negative gains can bring one back to zero.
-  const touched = new GrowableInt32();
-  const listed = new Uint8Array((all + 1) * tagCount);
-  const touch = (cell: number) => {
-    if (listed[cell] === 0) {
-      listed[cell] = 1;
-      touched.push(cell);
-    }
-  };
+  // The cells the day changed: a recounted video's negative gains can bring one back to zero. Read back in
+  // cell order, region by region and tag by tag: a pass over the day's table costs less than a sort.
+  const touched = new Uint8Array((all + 1) * tagCount);
+  const regionTags = new Int32Array(tagCount);
   const world = all * tagCount;
   const add = (part: VideoGains, remap: Int32Array, v: number, amount: number, target: Float64Array | Int32Array) => {
     const country = remap[part.videoCountry[v]!]! * tagCount;
     for (let i = part.videoTagStart[v]!; i < part.videoTagStart[v + 1]!; i++) {
       const tag = part.videoTags[i]!;
       let cell = country + tag;
-      touch(cell);
+      touched[cell] = 1;
       target[cell] = target[cell]! + amount;
       cell = world + tag;
-      touch(cell);
+      touched[cell] = 1;
       target[cell] = target[cell]! + amount;
     }
   };
@@ -601,7 +595,7 @@ function aggregateDays(
       const row = (region === ALL_REGIONS ? all : countries.of(region)) * tagCount;
       for (let i = 0; i < data.tags.length; i++) {
         const cell = row + data.tags[i]!;
-        touch(cell);
+        touched[cell] = 1;
         views[cell] = views[cell]! + data.views[i]!;
       }
     }
@@ -615,31 +609,25 @@ function aggregateDays(
       for (const v of created.get(fromDay + d) ?? []) add(part, remap, v, 1, pubs);
     });
     // Cells left with neither views nor publications are not part of the day.
-    const cells = touched
-      .view()
-      .filter((cell) => {
-        listed[cell] = 0;
-        return views[cell] !== 0 || pubs[cell] !== 0;
-      })
-      .sort();
-    touched.length = 0;
-    const counts = new Int32Array(all + 1);
-    for (const cell of cells) counts[Math.floor(cell / tagCount)]!++;
-    const perRegion: RegionDay[] = Array.from(counts, (n) => ({
-      tags: new Int32Array(n),
-      views: new Float64Array(n),
-      pubs: new Int32Array(n),
-    }));
-    const filled = new Int32Array(all + 1);
-    for (const cell of cells) {
-      const r = Math.floor(cell / tagCount);
-      const target = perRegion[r]!;
-      const at = filled[r]!++;
-      target.tags[at] = cell % tagCount;
-      target.views[at] = views[cell]!;
-      target.pubs[at] = pubs[cell]!;
-      views[cell] = 0;
-      pubs[cell] = 0;
+    const perRegion: RegionDay[] = [];
+    for (let r = 0; r <= all; r++) {
+      const row = r * tagCount;
+      let n = 0;
+      for (let tag = 0; tag < tagCount; tag++) {
+        const cell = row + tag;
+        if (touched[cell] === 0) continue;
+        touched[cell] = 0;
+        if (views[cell] !== 0 || pubs[cell] !== 0) regionTags[n++] = tag;
+      }
+      const day: RegionDay = { tags: regionTags.slice(0, n), views: new Float64Array(n), pubs: new Int32Array(n) };
+      for (let i = 0; i < n; i++) {
+        const cell = row + day.tags[i]!;
+        day.views[i] = views[cell]!;
+        day.pubs[i] = pubs[cell]!;
+        views[cell] = 0;
+        pubs[cell] = 0;
+      }
+      perRegion.push(day);
     }
     days.push(perRegion);
     onDay(fromDay + d);
