@@ -273,7 +273,7 @@ export function createEngineService(deps: { database: Database }): EngineService
     // Each series' ranking on the previous day, best first; rankOf is scratch space, zero between uses.
     const previousRanked: Int32Array[] = Array.from({ length: SERIES_COUNT }, () => new Int32Array(0));
     const rankOf = new Int32Array(tagCount);
-    const firsts: Map<number, number>[] = Array.from({ length: SERIES_COUNT }, () => new Map());
+    const firsts = Array.from({ length: SERIES_COUNT }, () => new SeriesFirsts());
     const periodIndex = new Map<number, number>(PERIODS.map((p, i) => [p, i]));
     const industryIndex = new Map(CHART_INDUSTRIES.map((key, i) => [key, i]));
     const seriesOf = (region: string, period: number, industry: string) => {
@@ -294,8 +294,7 @@ export function createEngineService(deps: { database: Database }): EngineService
         for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
           const s = seriesOf(region, Number(period), industry);
           if (s === undefined) continue;
-          const pairs = decodeInts(blob);
-          for (let i = 0; i < pairs.length; i += 2) if (pairs[i + 1]! < fromDay) firsts[s]!.set(pairs[i]!, pairs[i + 1]!);
+          firsts[s] = new SeriesFirsts(decodeInts(blob), fromDay);
         }
       }
     }
@@ -365,7 +364,7 @@ export function createEngineService(deps: { database: Database }): EngineService
               const previousRank = rankOf[tag]!;
               // Ranked the day before, a tag has entered the series before: only the others are looked up.
               const isNew = previousRank === 0 && !first.has(tag) ? 1 : 0;
-              if (isNew) first.set(tag, day);
+              if (isNew) first.add(tag, day);
               writeChartEntry(entries, r, [tag, previousRank, isNew]);
             }
             for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = 0;
@@ -398,9 +397,7 @@ export function createEngineService(deps: { database: Database }): EngineService
     }
     const chartSeriesRows = firsts.map((first, s) => {
       const { region, period, industry } = seriesKey(s);
-      const pairs: number[] = [];
-      for (const [tag, day] of first) pairs.push(tag, day);
-      return [region, period, industry, encodeInts(pairs)];
+      return [region, period, industry, encodeInts(first.pairs())];
     });
 
     // Replace everything from the stale day on, in one transaction.
@@ -716,6 +713,60 @@ function report(started: number, fields: Partial<BuildReport>): BuildReport {
     ...fields,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * The day each tag first entered one chart series: the stored (tag, day) pairs from before the build's
+ * first day, found by a binary search of their sorted tags, and the pairs the build adds.
+ */
+class SeriesFirsts {
+  private readonly kept: Int32Array;
+  private readonly keptTags: Int32Array;
+  private readonly added: number[] = [];
+  private readonly addedTags = new Set<number>();
+
+  /** Keeps the pairs of `stored` whose day is before `beforeDay`. */
+  constructor(stored: Int32Array = new Int32Array(0), beforeDay = 0) {
+    let n = 0;
+    for (let i = 1; i < stored.length; i += 2) if (stored[i]! < beforeDay) n++;
+    this.kept = new Int32Array(2 * n);
+    this.keptTags = new Int32Array(n);
+    for (let i = 0, k = 0; i < stored.length; i += 2) {
+      if (stored[i + 1]! >= beforeDay) continue;
+      this.kept[2 * k] = stored[i]!;
+      this.kept[2 * k + 1] = stored[i + 1]!;
+      this.keptTags[k++] = stored[i]!;
+    }
+    this.keptTags.sort();
+  }
+
+  has(tag: number): boolean {
+    if (this.addedTags.has(tag)) return true;
+    const tags = this.keptTags;
+    let low = 0;
+    let high = tags.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const found = tags[middle]!;
+      if (found === tag) return true;
+      if (found < tag) low = middle + 1;
+      else high = middle - 1;
+    }
+    return false;
+  }
+
+  add(tag: number, day: number): void {
+    this.added.push(tag, day);
+    this.addedTags.add(tag);
+  }
+
+  /** Every pair, kept then added. */
+  pairs(): Int32Array {
+    const all = new Int32Array(this.kept.length + this.added.length);
+    all.set(this.kept);
+    all.set(this.added, this.kept.length);
+    return all;
+  }
 }
 
 /** Window sums of views and publish counts per tag, and the tags whose window views are positive. */
