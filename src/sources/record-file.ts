@@ -2,7 +2,6 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
-import streamArray from "stream-json/streamers/stream-array.js";
 import { createBatchBuilder, type InputRecord, type ObservationBatchSource, type ParsedBatch } from "../domain/ingest/observation-batch.js";
 import { createLineSplitter } from "./line-splitter.js";
 
@@ -169,6 +168,8 @@ async function* replay(seen: Buffer[], rest: AsyncIterator<Buffer>): AsyncGenera
 }
 
 async function* readJsonArray(stream: Readable): AsyncGenerator<InputRecord> {
+  // Loaded for arrays only: NDJSON, the usual feed, does without it.
+  const { default: streamArray } = await import("stream-json/streamers/stream-array.js");
   const items = stream.pipe(streamArray.withParserAsStream());
   let line = 0;
   try {
