@@ -255,6 +255,43 @@ for (const database of TEST_DATABASES) {
       );
     });
 
+    it("counts late views from where each video stood before their day: from its row when it was last seen that day, from its observations when seen later", async () => {
+      const at = (day: number, hour: number) => (BASE_DAY + day) * DAY + hour * 3_600;
+      const observation = (id: string, tag: string, day: number, hour: number, views: number): ObservationRecord => ({
+        id,
+        create_time: at(0, 0),
+        region_code: "US",
+        hashtag_names: [tag],
+        username: "becky",
+        view_count: views,
+        observed_at: at(day, hour),
+      });
+      const later = "7300000000000000001";
+      const sameDay = "7300000000000000002";
+      const onTime = [
+        observation(later, "fyp", 0, 1, 100),
+        observation(later, "fyp", 1, 1, 300),
+        observation(later, "fyp", 2, 1, 500),
+        observation(sameDay, "cats", 0, 1, 200),
+        observation(sameDay, "cats", 1, 1, 250),
+      ];
+      // Late, for day 1: one video was last seen on day 2, the other on day 1.
+      const late = [observation(later, "fyp", 1, 5, 400), observation(sameDay, "cats", 1, 5, 260)];
+      context = await createTestContext(database.name);
+      for (let day = 0; day <= 2; day++) {
+        await context.ingest.ingestObservations(
+          asInput(onTime.filter((r) => r.observed_at < at(day + 1, 0) && r.observed_at >= at(day, 0))),
+        );
+        await context.engine.build();
+      }
+      await context.ingest.ingestObservations(asInput(late));
+      const build = await context.engine.build();
+      expect(build.fromDay).toBe(BASE_DAY + 1);
+      const world = { records: [...onTime, ...late], catalog: [] };
+      const charts = await allCharts(context, BASE_DAY, BASE_DAY + 2);
+      expect(charts).toEqual(expectedCharts(world, charts.keys()));
+    });
+
     it("moves the views of videos that change hashtags, country or publication time, reading only the new day", async () => {
       const revision = fc.record({
         video: fc.nat(),
