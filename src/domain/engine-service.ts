@@ -651,8 +651,6 @@ function* seriesBlockRows(
   const byCode = [...regions.keys()].sort((a, b) => (regions[a]! < regions[b]! ? -1 : regions[a]! > regions[b]! ? 1 : 0));
   const column = new Int32Array(regionCount);
   byCode.forEach((r, k) => (column[r] = k));
-  const counts = new Int32Array(tagCount * regionCount);
-  const ends = new Int32Array(counts.length);
   const eachEntry = (first: number, last: number, visit: (cell: number, data: RegionDay, i: number, day: number) => void) => {
     for (let day = first; day <= last; day++) {
       days[day - fromDay]!.forEach((data, r) => {
@@ -664,8 +662,10 @@ function* seriesBlockRows(
   for (let block = seriesBlock(fromDay); block <= seriesBlock(lastDay); block++) {
     const first = Math.max(fromDay, block * SERIES_BLOCK_DAYS);
     const last = Math.min(lastDay, (block + 1) * SERIES_BLOCK_DAYS - 1);
-    // Two passes over the block's days: count each series' days, then fill them in place.
-    counts.fill(0);
+    // Two passes over the block's days: count each series' days, then fill them in place. Tables of the
+    // block's own: its rows are encoded from them lazily, by whoever writes them, whenever that is.
+    const counts = new Int32Array(tagCount * regionCount);
+    const ends = new Int32Array(counts.length);
     eachEntry(first, last, (cell) => counts[cell]!++);
     let entries = 0;
     for (let cell = 0; cell < counts.length; cell++) {
