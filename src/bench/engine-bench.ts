@@ -4,7 +4,10 @@
  * observations per second, build seconds, the last day's ingest and incremental build seconds, peak
  * RSS and database size, on SQLite and (when reachable) PostgreSQL.
  *
- *   npm run bench:engine -- [--days 150] [--videos-per-day 12000] [--db sqlite,postgres]
+ *   npm run bench:engine -- [--days 150] [--videos-per-day 12000] [--db sqlite,postgres] [--day-runs 1]
+ *
+ * `--day-runs N` runs one more day N times on SQLite, each on a copy of the built database, and prints the
+ * median with the range: the machine's speed varies from run to run.
  *
  * PostgreSQL is read from BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
  */
@@ -26,9 +29,12 @@ const { values } = parseArgs({
     db: { type: "string", default: "sqlite,postgres" },
     child: { type: "string" },
     dir: { type: "string", default: ".bench" },
+    "day-runs": { type: "string", default: "1" },
   },
 });
 const days = Number(values.days);
+const dayRuns = Number(values["day-runs"]);
+if (!Number.isInteger(dayRuns) || dayRuns < 1) throw new Error(`--day-runs must be a whole number from 1, not ${values["day-runs"]}`);
 const videosPerDay = Number(values["videos-per-day"]);
 const dir = path.resolve(values.dir!);
 const startDay = 20_454; // 2026-01-01
@@ -41,8 +47,8 @@ interface Result {
   observationsPerSecond: number;
   fullBuildSeconds: number;
   charts: number;
-  /** The last day: its ingest, then the incremental build. */
-  oneMoreDay: { ingestSeconds: number; buildSeconds: number; observations: number };
+  /** The last day: its ingest, then the incremental build (medians over the runs, with each one's range). */
+  oneMoreDay: { ingestSeconds: number; buildSeconds: number; observations: number; runs: number; ingestRange: string; buildRange: string };
   /** Peak RSS of each phase's process, in MB. */
   peakRssMb: { ingest: number; build: number; day: number };
   databaseMb: number;
@@ -176,7 +182,23 @@ function spawnPhase(kind: string, phase: Phase, world: World): PhaseResult {
 async function runDatabase(kind: string, world: World): Promise<Result> {
   const ingest = spawnPhase(kind, "ingest", world);
   const build = spawnPhase(kind, "build", world);
-  const day = spawnPhase(kind, "day", world);
+  // On SQLite, each run of one more day starts from a copy of the built database (file and write-ahead log).
+  const runs = kind === "sqlite" ? dayRuns : 1;
+  const file = databaseOf(kind).url;
+  const built = ["", "-wal"].map((suffix): [string, string] => [file + suffix, `${file}.built${suffix}`]);
+  if (runs > 1) copyFiles(built);
+  const dayResults: PhaseResult[] = [];
+  for (let run = 0; run < runs; run++) {
+    if (run > 0) {
+      fs.rmSync(`${file}-shm`, { force: true });
+      copyFiles(built.map(([live, copy]) => [copy, live]));
+    }
+    dayResults.push(spawnPhase(kind, "day", world));
+  }
+  if (runs > 1) for (const [, copy] of built) fs.rmSync(copy, { force: true });
+  const day = dayResults[0]!;
+  const ingestTimes = dayResults.map((d) => d.ingestSeconds!);
+  const buildTimes = dayResults.map((d) => d.seconds - d.ingestSeconds!);
   const lastDay = startDay + days - 1;
   if (day.fromDay !== null && day.fromDay < lastDay) {
     console.log(`  the last day's feed made charts stale from ${lastDay - day.fromDay} days before it (late or back-dated data)`);
@@ -188,10 +210,35 @@ async function runDatabase(kind: string, world: World): Promise<Result> {
     observationsPerSecond: ingest.observations / ingest.seconds,
     fullBuildSeconds: build.seconds,
     charts: build.charts,
-    oneMoreDay: { ingestSeconds: day.ingestSeconds!, buildSeconds: day.seconds - day.ingestSeconds!, observations: day.observations },
-    peakRssMb: { ingest: ingest.peakRssMb, build: build.peakRssMb, day: day.peakRssMb },
+    oneMoreDay: {
+      ingestSeconds: median(ingestTimes),
+      buildSeconds: median(buildTimes),
+      observations: day.observations,
+      runs,
+      ingestRange: range(ingestTimes),
+      buildRange: range(buildTimes),
+    },
+    peakRssMb: { ingest: ingest.peakRssMb, build: build.peakRssMb, day: Math.max(...dayResults.map((d) => d.peakRssMb)) },
     databaseMb: await databaseSize(kind),
   };
+}
+
+/** Each [source, target]: the target replaced by a copy of the source, or removed when there is no source. */
+function copyFiles(pairs: readonly [string, string][]): void {
+  for (const [source, target] of pairs) {
+    fs.rmSync(target, { force: true });
+    if (fs.existsSync(source)) fs.copyFileSync(source, target);
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function range(values: readonly number[]): string {
+  return `${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}`;
 }
 
 function postgresReachable(): boolean {
@@ -229,7 +276,7 @@ if (values.child) {
   for (const r of results) {
     const rss = r.peakRssMb;
     console.log(
-      `| ${r.database} | ${r.observations.toLocaleString("en-US")} | ${Math.round(r.observationsPerSecond).toLocaleString("en-US")} | ${fmt(r.fullBuildSeconds)} | ${r.charts.toLocaleString("en-US")} | ${fmt(r.oneMoreDay.ingestSeconds, 2)} + ${fmt(r.oneMoreDay.buildSeconds, 2)} (${r.oneMoreDay.observations.toLocaleString("en-US")} obs) | ${Math.round(Math.max(rss.ingest, rss.build, rss.day))} (${Math.round(rss.ingest)} / ${Math.round(rss.build)} / ${Math.round(rss.day)}) | ${Math.round(r.databaseMb)} |`,
+      `| ${r.database} | ${r.observations.toLocaleString("en-US")} | ${Math.round(r.observationsPerSecond).toLocaleString("en-US")} | ${fmt(r.fullBuildSeconds)} | ${r.charts.toLocaleString("en-US")} | ${fmt(r.oneMoreDay.ingestSeconds, 2)} + ${fmt(r.oneMoreDay.buildSeconds, 2)} (${r.oneMoreDay.observations.toLocaleString("en-US")} obs${r.oneMoreDay.runs > 1 ? `; median of ${r.oneMoreDay.runs} runs: ${r.oneMoreDay.ingestRange} + ${r.oneMoreDay.buildRange}` : ""}) | ${Math.round(Math.max(rss.ingest, rss.build, rss.day))} (${Math.round(rss.ingest)} / ${Math.round(rss.build)} / ${Math.round(rss.day)}) | ${Math.round(r.databaseMb)} |`,
     );
   }
 }
