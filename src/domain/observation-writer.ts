@@ -26,6 +26,53 @@ export interface ObservationWriter {
   end(): Promise<void>;
 }
 
+/** A table's columns, the key first, each with its PostgreSQL type: one list for every statement on its rows. */
+type Columns<R> = readonly (readonly [name: keyof R & string, type: "text" | "bigint"])[];
+
+const VIDEO_COLUMNS: Columns<VideoRow> = [
+  ["video_id", "text"],
+  ["create_time", "bigint"],
+  ["region", "text"],
+  ["username", "text"],
+  ["tags", "text"],
+  ["latest_at", "bigint"],
+  ["latest_views", "bigint"],
+  ["latest_sig", "text"],
+  ["first_at", "bigint"],
+  ["last_at", "bigint"],
+  ["peak_views", "bigint"],
+  ["peak_before_last_day", "bigint"],
+];
+
+const CREATOR_COLUMNS: Columns<CreatorRow> = [
+  ["username", "text"],
+  ["nick_name", "text"],
+  ["avatar_url", "text"],
+  ["seen_at", "bigint"],
+  ["seen_views", "bigint"],
+  ["seen_sig", "text"],
+];
+
+function columnNames<R>(columns: Columns<R>) {
+  return sql.raw(columns.map(([name]) => name).join(", "));
+}
+
+/** `rows` as a relation `r` with the columns' names: one array parameter per column. */
+function rowsOf<R>(rows: readonly R[], columns: Columns<R>) {
+  const arrays = columns.map(([name, type]) => sql`${array(rows.map((row) => row[name] as string | number | null))}::${sql.raw(type)}[]`);
+  return sql`unnest(${sql.join(arrays)}) as r (${columnNames(columns)})`;
+}
+
+/** Every column but the key, set from the relation `r`. */
+function settings<R>(columns: Columns<R>) {
+  return sql.raw(
+    columns
+      .slice(1)
+      .map(([name]) => `${name} = r.${name}`)
+      .join(", "),
+  );
+}
+
 /**
  * An array parameter as PostgreSQL's array literal, written by JSON.stringify when that gives the
  * same text: strings with no backslash escape other than \" and \\ (JSON writes control characters
@@ -82,8 +129,7 @@ export function createPostgresObservationWriter(database: Database): Observation
 
         const videos = new Map<string, StoredVideo>();
         const videoRows = await sql<StoredVideo & { video_id: string }>`
-        select video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at, peak_views, peak_before_last_day
-        from videos where video_id = any(${array(videoIds)}::text[])`.execute(trx);
+        select ${columnNames(VIDEO_COLUMNS)} from videos where video_id = any(${array(videoIds)}::text[])`.execute(trx);
         for (const row of videoRows.rows) videos.set(row.video_id, row);
 
         const creators = new Map<string, StoredCreator>();
@@ -181,42 +227,19 @@ export function createPostgresObservationWriter(database: Database): Observation
         order by 1, 2`.execute(trx);
     }
     const [newVideos, changedVideos] = partition(plan.videos, plan.videoIsNew);
-    const videoColumns = (v: VideoRow[]) => sql`unnest(
-      ${array(v.map((r) => r.video_id))}::text[], ${array(v.map((r) => r.create_time))}::bigint[], ${array(v.map((r) => r.region))}::text[],
-      ${array(v.map((r) => r.username))}::text[], ${array(v.map((r) => r.tags))}::text[], ${array(v.map((r) => r.latest_at))}::bigint[],
-      ${array(v.map((r) => r.latest_views))}::bigint[], ${array(v.map((r) => r.latest_sig))}::text[], ${array(v.map((r) => r.first_at))}::bigint[],
-      ${array(v.map((r) => r.last_at))}::bigint[], ${array(v.map((r) => r.peak_views))}::bigint[],
-      ${array(v.map((r) => r.peak_before_last_day))}::bigint[])`;
     if (newVideos.length > 0) {
-      await sql`
-        insert into videos (video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at,
-          peak_views, peak_before_last_day)
-        select * from ${videoColumns(newVideos)}`.execute(trx);
+      await sql`insert into videos (${columnNames(VIDEO_COLUMNS)}) select * from ${rowsOf(newVideos, VIDEO_COLUMNS)}`.execute(trx);
     }
     if (changedVideos.length > 0) {
-      await sql`
-        update videos v set create_time = r.create_time, region = r.region, username = r.username, tags = r.tags,
-          latest_at = r.latest_at, latest_views = r.latest_views, latest_sig = r.latest_sig, first_at = r.first_at, last_at = r.last_at,
-          peak_views = r.peak_views, peak_before_last_day = r.peak_before_last_day
-        from ${videoColumns(changedVideos)}
-          as r (video_id, create_time, region, username, tags, latest_at, latest_views, latest_sig, first_at, last_at, peak_views,
-            peak_before_last_day)
+      await sql`update videos v set ${settings(VIDEO_COLUMNS)} from ${rowsOf(changedVideos, VIDEO_COLUMNS)}
         where v.video_id = r.video_id`.execute(trx);
     }
     const [newCreators, changedCreators] = partition(plan.creators, plan.creatorIsNew);
-    const creatorColumns = (c: CreatorRow[]) => sql`unnest(
-      ${array(c.map((r) => r.username))}::text[], ${array(c.map((r) => r.nick_name))}::text[], ${array(c.map((r) => r.avatar_url))}::text[],
-      ${array(c.map((r) => r.seen_at))}::bigint[], ${array(c.map((r) => r.seen_views))}::bigint[], ${array(c.map((r) => r.seen_sig))}::text[])`;
     if (newCreators.length > 0) {
-      await sql`
-        insert into creators (username, nick_name, avatar_url, seen_at, seen_views, seen_sig)
-        select * from ${creatorColumns(newCreators)}`.execute(trx);
+      await sql`insert into creators (${columnNames(CREATOR_COLUMNS)}) select * from ${rowsOf(newCreators, CREATOR_COLUMNS)}`.execute(trx);
     }
     if (changedCreators.length > 0) {
-      await sql`
-        update creators c set nick_name = r.nick_name, avatar_url = r.avatar_url, seen_at = r.seen_at, seen_views = r.seen_views,
-          seen_sig = r.seen_sig
-        from ${creatorColumns(changedCreators)} as r (username, nick_name, avatar_url, seen_at, seen_views, seen_sig)
+      await sql`update creators c set ${settings(CREATOR_COLUMNS)} from ${rowsOf(changedCreators, CREATOR_COLUMNS)}
         where c.username = r.username`.execute(trx);
     }
     if (plan.dirtyFrom !== Number.POSITIVE_INFINITY) await markStale(trx, "from", plan.dirtyFrom);
