@@ -234,16 +234,11 @@ export async function readGainsSince(database: Database, gainsFrom: number, from
     }
   }
   const observed = [...videoIndex.keys()];
-  const { videoRows, standing, recounted } = await readVideoRows(database, fromDay, gainsFrom, videoIndex, indexOf);
   // Where each observed video's views stood before: from its row when its last observation is on the day
-  // (always, for the new day of a daily feed), from its observations otherwise.
-  const highest = new Float64Array(observed.length);
-  const unknown: string[] = [];
-  for (let v = 0; v < observed.length; v++) {
-    const stood = standing[v];
-    if (stood === undefined) unknown.push(observed[v]!);
-    else highest[v] = stood;
-  }
+  // (always, for the new day of a daily feed), from its observations otherwise (NaN until known).
+  const highest = new Float64Array(observed.length).fill(Number.NaN);
+  const { videoRows, recounted } = await readVideoRows(database, fromDay, gainsFrom, videoIndex, indexOf, highest);
+  const unknown = observed.filter((_, v) => Number.isNaN(highest[v]));
   await highestBefore(database, unknown, videoIndex, fromSecond, highest);
 
   const gainVideo = new GrowableInt32();
@@ -318,9 +313,9 @@ export async function readGainsSince(database: Database, gainsFrom: number, from
 
 /**
  * The videos published since `fromDay` and the recounted ones, then every other video in `videoIndex`,
- * at their index; recounted videos are given one (with their attributes before the recount). And for
- * each video whose last observation is on day `gainsFrom`, at its index in `standing`: the highest view
- * count it had before that day.
+ * at their index; recounted videos are given one (with their attributes before the recount). And into
+ * `highest`, for each of its videos whose last observation is on day `gainsFrom`: the highest view count
+ * it had before that day.
  */
 async function readVideoRows(
   database: Database,
@@ -328,9 +323,9 @@ async function readVideoRows(
   gainsFrom: number,
   videoIndex: ReadonlyMap<string, number>,
   indexOf: (id: string) => number,
-): Promise<{ videoRows: VideoRow[]; standing: (number | undefined)[]; recounted: VideoRow[] }> {
+  highest: Float64Array,
+): Promise<{ videoRows: VideoRow[]; recounted: VideoRow[] }> {
   const videoRows: VideoRow[] = [];
-  const standing: (number | undefined)[] = [];
   const videoQuery = "select video_id, create_time, region, tags, last_at, peak_before_last_day from videos";
   const take = (rows: unknown[][], at: (id: string) => number) => {
     for (const [id, createTime, region, tags, lastAt, peakBefore] of rows as [
@@ -343,7 +338,7 @@ async function readVideoRows(
     ][]) {
       const v = at(id);
       videoRows[v] = [id, createTime, region, tags];
-      if (dayOf(Number(lastAt)) === gainsFrom) standing[v] = Number(peakBefore);
+      if (v < highest.length && dayOf(Number(lastAt)) === gainsFrom) highest[v] = Number(peakBefore);
     }
   };
   for await (const rows of streamRows(database, `${videoQuery} where create_time >= ?`, [dayStart(fromDay)])) take(rows, indexOf);
@@ -357,7 +352,7 @@ async function readVideoRows(
     const ids = oneOf(database, "video_id", part);
     for await (const rows of streamRows(database, `${videoQuery} where ${ids.sql}`, ids.params)) take(rows, (id) => videoIndex.get(id)!);
   }
-  return { videoRows, standing, recounted };
+  return { videoRows, recounted };
 }
 
 /** PostgreSQL connections that look up the highest counts at once, each for a part of the videos. */
