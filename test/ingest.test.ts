@@ -4,6 +4,8 @@ import path from "node:path";
 import { sql, type Kysely } from "kysely";
 import { videoPeaksMigration } from "../src/db/migrations/011-video-peaks.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { DatabaseSchema } from "../src/db/schema.js";
+import { preferIndexLookups } from "../src/domain/observation-writer.js";
 import { readRecords } from "../src/sources/record-file.js";
 import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
 
@@ -151,6 +153,35 @@ for (const database of TEST_DATABASES) {
         expect(await counted()).toBe(200);
         await context.ingest.ingestObservations(readRecords(writeLines("large.ndjson", lines(219, 30))));
         expect(await counted()).toBe(249);
+      },
+    );
+
+    it.skipIf(database.name !== "PostgreSQL")(
+      "prices random page reads for index lookups within a batch's transaction only, keeping a lower setting",
+      async () => {
+        const { db } = context.database;
+        const cost = async (trx: Kysely<DatabaseSchema>) => {
+          const { rows } = await sql<{ cost: string }>`select current_setting('random_page_cost') as cost`.execute(trx);
+          return Number(rows[0]!.cost);
+        };
+        await db.connection().execute(async (connection) => {
+          const before = await cost(connection);
+          expect(before).toBeGreaterThan(1.1);
+          await connection.transaction().execute(async (trx) => {
+            await preferIndexLookups(trx);
+            expect(await cost(trx)).toBe(1.1);
+          });
+          expect(await cost(connection)).toBe(before);
+          await sql`set random_page_cost = 1`.execute(connection);
+          await connection.transaction().execute(async (trx) => {
+            await preferIndexLookups(trx);
+            expect(await cost(trx)).toBe(1);
+          });
+          await sql`reset random_page_cost`.execute(connection);
+        });
+        // And a whole ingest leaves the setting as it found it.
+        await context.ingest.ingestObservations(readRecords(writeLines("obs.ndjson", [JSON.stringify(valid())])));
+        await db.connection().execute(async (connection) => expect(await cost(connection)).toBeGreaterThan(1.1));
       },
     );
 
