@@ -7,7 +7,8 @@
  *   npm run bench:engine -- [--days 150] [--videos-per-day 12000] [--db sqlite,postgres] [--day-runs 1]
  *
  * `--day-runs N` runs one more day N times on SQLite, each on a copy of the built database, and prints the
- * median with the range: the machine's speed varies from run to run.
+ * median with the range: the machine's speed varies from run to run. A fixed loop timed before and after
+ * all runs tells how fast the machine was.
  *
  * PostgreSQL is read from BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
  */
@@ -241,6 +242,18 @@ function range(values: readonly number[]): string {
   return `${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}`;
 }
 
+/**
+ * Seconds this machine takes for a fixed loop, in a process of its own: a yardstick for comparing runs
+ * made on different days, as the same code runs up to half again as fast on a fast day.
+ */
+function calibrationSeconds(): number {
+  const started = performance.now();
+  execFileSync(process.execPath, ["-e", CALIBRATION_LOOP], { stdio: "ignore" });
+  return (performance.now() - started) / 1000;
+}
+
+const CALIBRATION_LOOP = "let s = 0; for (let i = 0; i < 2e9; i++) s += i % 7;";
+
 function postgresReachable(): boolean {
   try {
     execFileSync("pg_isready", ["-d", postgresUrl, "-q"], { stdio: "ignore" });
@@ -256,6 +269,7 @@ if (values.child) {
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 } else {
   const world = await prepareWorld();
+  const loopBefore = calibrationSeconds();
   const results: Result[] = [];
   for (const kind of values.db!.split(",").filter((k) => k !== "")) {
     if (kind === "postgres" && !postgresReachable()) {
@@ -265,10 +279,12 @@ if (values.child) {
     console.log(`${kind}: ingesting, building, then one more day, each in its own process ...`);
     results.push(await runDatabase(kind, world));
   }
+  const loopAfter = calibrationSeconds();
   const fmt = (n: number, digits = 1) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
   console.log(
     `\nworld: ${days} days, ${videosPerDay.toLocaleString("en-US")} videos/day, machine: ${process.arch}, ${(await import("node:os")).cpus().length} cores, Node ${process.version}`,
   );
+  console.log(`machine speed: \`node -e "${CALIBRATION_LOOP}"\` took ${fmt(loopBefore)} s before the runs and ${fmt(loopAfter)} s after`);
   console.log(
     "| database | observations | ingest obs/s | full build s | charts | one more day: ingest s + incremental build s | peak RSS MB (ingest / build / day) | database MB |",
   );
