@@ -103,7 +103,7 @@ const ANALYZE_AFTER_GROWTH = 0.1;
 /**
  * Every statement of a batch finds its rows by key. Priced at PostgreSQL's default cost of a random page
  * read (4, for disks that seek), one more day's update of 58,000 stored videos was planned as a scan and
- * hash of all 1.6 million: 1.4-1.6 s, against 0.5-0.7 s for one index descent per video. This sets the
+ * hash of all 1.6 million: 1.4-1.6 s, against 0.5-1.0 s for one index descent per video. This sets the
  * usual cost for SSDs and cached indexes, 1.1, for the transaction only, and keeps a lower setting.
  */
 export async function preferIndexLookups(trx: Transaction<DatabaseSchema>): Promise<void> {
