@@ -1,7 +1,8 @@
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { withBulkWriter, streamRows, type BulkColumn } from "../src/db/bulk.js";
-import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
+import pg from "pg";
+import { createTestContext, POSTGRES_URL, TEST_DATABASES, type TestContext } from "./databases.js";
 
 const COLUMNS: readonly BulkColumn[] = [
   ["id", "int4"],
@@ -90,5 +91,30 @@ for (const database of TEST_DATABASES) {
         expect(viaKysely.rows).toEqual([{ jit: "off" }]);
       },
     );
+
+    it.skipIf(database.name !== "PostgreSQL")("keeps working, with a warning, when the server ends its idle connections", async () => {
+      context = await createTestContext(database.name);
+      const { db, pool } = context.database;
+      const pids = await Promise.all(
+        [1, 2, 3].map(async () => (await sql<{ pid: number }>`select pg_backend_pid() as pid, pg_sleep(0.05)`.execute(db)).rows[0]!.pid),
+      );
+      const warnings: string[] = [];
+      const onWarning = (warning: Error) => warnings.push(warning.message);
+      process.on("warning", onWarning);
+      try {
+        const admin = new pg.Client({ connectionString: POSTGRES_URL });
+        await admin.connect();
+        await admin.query("select pg_terminate_backend(pid) from unnest($1::int[]) as pid", [pids]);
+        await admin.end();
+        for (let wait = 0; wait < 100 && pool!.totalCount > 0; wait++) await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(pool!.totalCount).toBe(0);
+        expect(warnings.filter((w) => w.includes("PostgreSQL closed an idle connection")).length).toBeGreaterThan(0);
+        const after = await sql<{ one: number }>`select 1 as one`.execute(db);
+        expect(after.rows).toEqual([{ one: 1 }]);
+      } finally {
+        process.off("warning", onWarning);
+      }
+    });
   });
 }

@@ -70,6 +70,11 @@ function openPostgres(url: string, schema: string | undefined): Database {
     // compiling them to machine code took longer than running them.
     options: `-c jit=off${schema ? ` -c search_path=${schema}` : ""}`,
   });
+  // An idle connection fails when the server restarts or an administrator ends it: the pool drops it
+  // and connects again when next asked. Without a listener, its error event would end the process.
+  pool.on("error", (error) => {
+    if (!pool.ending) process.emitWarning(`PostgreSQL closed an idle connection (${error.message}); the next query opens another`);
+  });
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) });
   return { db, dialect: "postgres", pool, maxParams: 60_000, close: () => db.destroy() };
 }
