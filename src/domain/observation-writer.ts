@@ -3,15 +3,16 @@ import type { Database } from "../db/database.js";
 import type { DatabaseSchema } from "../db/schema.js";
 import { BUMP_GENERATION_SQL, markStale } from "./engine-state.js";
 import {
+  CREATOR_COLUMNS,
   hashtagsToLookUp,
   observationKeysToLookUp,
   partition,
   planBatch,
+  VIDEO_COLUMNS,
   type BatchPlan,
-  type CreatorRow,
+  type RowColumns,
   type StoredCreator,
   type StoredVideo,
-  type VideoRow,
 } from "./ingest/batch-plan.js";
 import type { ParsedBatch } from "./ingest/observation-batch.js";
 import type { IngestReport } from "./ingest-service.js";
@@ -26,45 +27,18 @@ export interface ObservationWriter {
   end(): Promise<void>;
 }
 
-/** A table's columns, the key first, each with its PostgreSQL type: one list for every statement on its rows. */
-type Columns<R> = readonly (readonly [name: keyof R & string, type: "text" | "bigint"])[];
-
-const VIDEO_COLUMNS: Columns<VideoRow> = [
-  ["video_id", "text"],
-  ["create_time", "bigint"],
-  ["region", "text"],
-  ["username", "text"],
-  ["tags", "text"],
-  ["latest_at", "bigint"],
-  ["latest_views", "bigint"],
-  ["latest_sig", "text"],
-  ["first_at", "bigint"],
-  ["last_at", "bigint"],
-  ["peak_views", "bigint"],
-  ["peak_before_last_day", "bigint"],
-];
-
-const CREATOR_COLUMNS: Columns<CreatorRow> = [
-  ["username", "text"],
-  ["nick_name", "text"],
-  ["avatar_url", "text"],
-  ["seen_at", "bigint"],
-  ["seen_views", "bigint"],
-  ["seen_sig", "text"],
-];
-
-function columnNames<R>(columns: Columns<R>) {
+function columnNames<R>(columns: RowColumns<R>) {
   return sql.raw(columns.map(([name]) => name).join(", "));
 }
 
 /** `rows` as a relation `r` with the columns' names: one array parameter per column. */
-function rowsOf<R>(rows: readonly R[], columns: Columns<R>) {
+function rowsOf<R>(rows: readonly R[], columns: RowColumns<R>) {
   const arrays = columns.map(([name, type]) => sql`${array(rows.map((row) => row[name] as string | number | null))}::${sql.raw(type)}[]`);
   return sql`unnest(${sql.join(arrays)}) as r (${columnNames(columns)})`;
 }
 
 /** Every column but the key, set from the relation `r`. */
-function settings<R>(columns: Columns<R>) {
+function settings<R>(columns: RowColumns<R>) {
   return sql.raw(
     columns
       .slice(1)

@@ -1,10 +1,14 @@
 import type SqliteDatabase from "better-sqlite3";
 import {
+  CREATOR_COLUMNS,
   partition,
   planBatch,
+  VIDEO_ATTRIBUTES,
+  VIDEO_COLUMNS,
   type BatchPlan,
   type CreatorRow,
   type RecountedVideo,
+  type RowColumns,
   type StoredCreator,
   type StoredState,
   type StoredVideo,
@@ -49,34 +53,14 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   const videoRows = rowStatements<VideoRow>(
     sqlite,
     "videos",
-    [
-      "video_id",
-      "create_time",
-      "region",
-      "username",
-      "tags",
-      "latest_at",
-      "latest_views",
-      "latest_sig",
-      "first_at",
-      "last_at",
-      "peak_views",
-      "peak_before_last_day",
-    ],
+    VIDEO_COLUMNS,
     // A video that keeps its attributes leaves the index on create_time alone.
-    ["latest_at", "latest_views", "latest_sig", "first_at", "last_at", "peak_views", "peak_before_last_day"],
+    VIDEO_COLUMNS.slice(1).filter(([name]) => !VIDEO_ATTRIBUTES.includes(name)),
   );
   const selectVideo = sqlite.prepare<[string], StoredVideo>(videoRows.select);
   const insertVideoTags = multiRowStatement(sqlite, "insert or ignore into video_tags (tag, video_id) values", 2);
   const deleteVideoTag = sqlite.prepare("delete from video_tags where tag = ? and video_id = ?");
-  const creatorRows = rowStatements<CreatorRow>(sqlite, "creators", [
-    "username",
-    "nick_name",
-    "avatar_url",
-    "seen_at",
-    "seen_views",
-    "seen_sig",
-  ]);
+  const creatorRows = rowStatements<CreatorRow>(sqlite, "creators", CREATOR_COLUMNS);
   const selectCreator = sqlite.prepare<[string], StoredCreator>("select seen_at, seen_views, seen_sig from creators where username = ?");
   const selectTag = sqlite.prepare<[string], number>("select id from tags where name = ?").pluck();
   const insertTag = sqlite.prepare<[string], number>("insert into tags (name) values (?) returning id").pluck();
@@ -239,9 +223,12 @@ function sortedBy(keys: readonly number[]): Int32Array {
 function rowStatements<R extends object>(
   sqlite: SqliteDatabase.Database,
   table: string,
-  columns: readonly (keyof R & string)[],
-  partialColumns: readonly (keyof R & string)[] = columns.slice(1),
+  rowColumns: RowColumns<R>,
+  partialRowColumns: RowColumns<R> = rowColumns.slice(1),
 ) {
+  // SQLite stores each value as given: only the names matter here.
+  const columns = rowColumns.map(([name]) => name);
+  const partialColumns = partialRowColumns.map(([name]) => name);
   const [key, ...rest] = columns;
   const insert = multiRowStatement(sqlite, `insert or fail into ${table} (${columns.join(", ")}) values`, columns.length);
   const updateOf = (set: readonly string[]) => ({

@@ -24,6 +24,36 @@ export interface CreatorRow extends StoredCreator {
   avatar_url: string | null;
 }
 
+/** A table's columns, the key first, each with its SQL type: one list for every writer's statements on its rows. */
+export type RowColumns<R> = readonly (readonly [name: keyof R & string, type: "text" | "bigint"])[];
+
+export const VIDEO_COLUMNS: RowColumns<VideoRow> = [
+  ["video_id", "text"],
+  ["create_time", "bigint"],
+  ["region", "text"],
+  ["username", "text"],
+  ["tags", "text"],
+  ["latest_at", "bigint"],
+  ["latest_views", "bigint"],
+  ["latest_sig", "text"],
+  ["first_at", "bigint"],
+  ["last_at", "bigint"],
+  ["peak_views", "bigint"],
+  ["peak_before_last_day", "bigint"],
+];
+
+/** The attributes a video counts with: a plan's `videoKeepsAttributes` says whether they stay as stored. */
+export const VIDEO_ATTRIBUTES: readonly (keyof VideoRow)[] = ["create_time", "region", "username", "tags"];
+
+export const CREATOR_COLUMNS: RowColumns<CreatorRow> = [
+  ["username", "text"],
+  ["nick_name", "text"],
+  ["avatar_url", "text"],
+  ["seen_at", "bigint"],
+  ["seen_views", "bigint"],
+  ["seen_sig", "text"],
+];
+
 /**
  * What the database holds before the batch, as far as the plan needs to know. A `slot` is the
  * string's number in the batch's string table: a key for caches, stable until the table starts over.
