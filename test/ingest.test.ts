@@ -185,6 +185,42 @@ for (const database of TEST_DATABASES) {
       },
     );
 
+    it("settles a stored observation against one of the same second and views by their attributes, whichever came first", async () => {
+      // Both are the same observation, read twice with different attributes and display fields.
+      const us = valid({ hashtag_names: ["zeta", "alpha"], nick_name: "Becky" });
+      const gb = valid({ region_code: "GB", hashtag_names: ["beta"], nick_name: "becky", avatar_url: null });
+      const stored = async (records: Record<string, unknown>[]) => {
+        const other = await createTestContext(database.name);
+        try {
+          for (const [k, record] of records.entries()) {
+            await other.ingest.ingestObservations(readRecords(writeLines(`${k}.ndjson`, [JSON.stringify(record)])));
+          }
+          const { db } = other.database;
+          return {
+            videos: await db.selectFrom("videos").select(["video_id", "region", "username", "latest_at", "latest_views"]).execute(),
+            tags: (
+              await db
+                .selectFrom("video_tags")
+                .innerJoin("tags", "tags.id", "video_tags.tag")
+                .select("tags.name")
+                .orderBy("tags.name")
+                .execute()
+            ).map((r) => r.name),
+            creators: await db.selectFrom("creators").select(["username", "nick_name", "avatar_url"]).execute(),
+          };
+        } finally {
+          await other.dispose();
+        }
+      };
+      const rows = await stored([us, gb]);
+      expect(await stored([gb, us])).toEqual(rows);
+      // The attributes' canonical strings, [create_time, region, ...] and [nick_name, avatar_url], compared
+      // byte by byte: "US" after "GB"; "becky" after "Becky".
+      expect(rows.videos.map((v) => v.region)).toEqual(["US"]);
+      expect(rows.tags).toEqual(["alpha", "zeta"]);
+      expect(rows.creators).toEqual([{ username: "beckymae", nick_name: "becky", avatar_url: null }]);
+    });
+
     it("stores hashtags lower-case without #, and UK as GB", async () => {
       await context.ingest.ingestObservations(readRecords(writeLines("obs.ndjson", [JSON.stringify(valid({ region_code: "uk" }))])));
       const video = await context.database.db.selectFrom("videos").select(["region", "tags"]).executeTakeFirstOrThrow();

@@ -37,7 +37,10 @@ export interface HashtagsTable {
   is_promoted: number;
 }
 
-/** One row per video: the attributes of its latest observation. */
+/**
+ * One row per video: the attributes of its latest observation, and that observation's time and views.
+ * Between observations of the same second and views, the attributes themselves decide (observation-order.ts).
+ */
 export interface VideosTable {
   video_id: string;
   create_time: number;
@@ -47,8 +50,6 @@ export interface VideosTable {
   tags: string;
   latest_at: number;
   latest_views: number;
-  /** Tie-break between observations of the same second: a canonical string of the attributes. */
-  latest_sig: string;
   first_at: number;
   last_at: number;
   /** The highest view count observed. */
@@ -80,14 +81,13 @@ export interface VideoTagsTable {
   video_id: string;
 }
 
-/** Display fields of a creator, from its latest observation. */
+/** Display fields of a creator, from its latest observation, and that observation's time and views. */
 export interface CreatorsTable {
   username: string;
   nick_name: string | null;
   avatar_url: string | null;
   seen_at: number;
   seen_views: number;
-  seen_sig: string;
 }
 
 /**

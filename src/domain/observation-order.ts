@@ -1,26 +1,37 @@
 import { compareUtf8 } from "../lib/order.js";
 import type { Observation } from "./observation.js";
 
-export type Key = readonly [at: number, views: number, sig: string];
-
-/** Total order on observations: later first, then more views, then the attributes' bytes. */
-export function compareKeys(a: Key, b: Key): number {
-  return a[0] - b[0] || a[1] - b[1] || compareUtf8(a[2], b[2]);
+/**
+ * The total order on a video's (or a creator's) observations: later first, then more views, then the
+ * bytes of the attributes' canonical string (a signature). Only observations of the same second and
+ * views need the signatures, so they are asked for, and built, only then.
+ */
+export function isLater(
+  at: number,
+  views: number,
+  sig: () => string,
+  otherAt: number,
+  otherViews: number,
+  otherSig: () => string,
+): boolean {
+  const order = at - otherAt || views - otherViews;
+  return order > 0 || (order === 0 && compareUtf8(sig(), otherSig()) > 0);
 }
 
 export function videoSig(o: Observation): string {
   return videoSigOf(o.createTime, o.region, o.hashtags, o.username);
 }
 
-/** The canonical string of a video's attributes: decides between observations of the same second and views. */
-function videoSigOf(createTime: number, region: string, hashtags: readonly string[], username: string): string {
-  return JSON.stringify([createTime, region, hashtags, username]);
+/** The canonical string of a video's attributes, its hashtag names in any order. */
+export function videoSigOf(createTime: number, region: string, hashtags: readonly string[], username: string): string {
+  return JSON.stringify([createTime, region, [...hashtags].sort(), username]);
 }
 
 export function creatorSig(o: Observation): string {
   return creatorSigOf(o.nickName, o.avatarUrl);
 }
 
-function creatorSigOf(nickName: string | null, avatarUrl: string | null): string {
+/** The canonical string of a creator's display fields. */
+export function creatorSigOf(nickName: string | null, avatarUrl: string | null): string {
   return JSON.stringify([nickName, avatarUrl]);
 }

@@ -8,6 +8,7 @@ import {
   observationKeysToLookUp,
   partition,
   planBatch,
+  storedTagsToName,
   VIDEO_COLUMNS,
   type BatchPlan,
   type RowColumns,
@@ -119,7 +120,7 @@ export function createPostgresObservationWriter(database: Database): Observation
 
         const creators = new Map<string, StoredCreator>();
         const creatorRows = await sql<StoredCreator & { username: string }>`
-        select username, seen_at, seen_views, seen_sig from creators where username = any(${array(usernames)}::text[])`.execute(trx);
+        select ${columnNames(CREATOR_COLUMNS)} from creators where username = any(${array(usernames)}::text[])`.execute(trx);
         for (const { username, ...creator } of creatorRows.rows) creators.set(username, creator);
 
         // By video, then by time: no key string per observation.
@@ -138,9 +139,23 @@ export function createPostgresObservationWriter(database: Database): Observation
           }
         }
 
+        // Names of stored tags, for the signatures of videos whose latest observations tie with the batch's.
+        const tagNames = new Map<number, string>();
+        const named = [...storedTagsToName(batch, strings, (videoId) => videos.get(videoId))];
+        if (named.length > 0) {
+          const rows = await sql<{ id: number; name: string }>`
+          select id, name from tags where id = any(${array(named)}::integer[])`.execute(trx);
+          for (const row of rows.rows) tagNames.set(row.id, row.name);
+        }
+        const tagName = (id: number) => {
+          const name = tagNames.get(id);
+          if (name === undefined) throw new Error(`hashtag id ${id} is stored for a video but not in tags`);
+          return name;
+        };
+
         await internTags(
           trx,
-          hashtagsToLookUp(batch, strings, (videoId) => videos.get(videoId)),
+          hashtagsToLookUp(batch, strings, (videoId) => videos.get(videoId), tagName),
         );
 
         const plan = planBatch(batch, strings, {
@@ -152,6 +167,7 @@ export function createPostgresObservationWriter(database: Database): Observation
             if (id === undefined) throw new Error(`hashtag ${name} was not interned`);
             return id;
           },
+          tagName,
         });
         await store(trx, plan);
         return plan;

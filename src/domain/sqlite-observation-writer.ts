@@ -61,8 +61,9 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
   const insertVideoTags = multiRowStatement(sqlite, "insert or ignore into video_tags (tag, video_id) values", 2);
   const deleteVideoTag = sqlite.prepare("delete from video_tags where tag = ? and video_id = ?");
   const creatorRows = rowStatements<CreatorRow>(sqlite, "creators", CREATOR_COLUMNS);
-  const selectCreator = sqlite.prepare<[string], StoredCreator>("select seen_at, seen_views, seen_sig from creators where username = ?");
+  const selectCreator = sqlite.prepare<[string], StoredCreator>(creatorRows.select);
   const selectTag = sqlite.prepare<[string], number>("select id from tags where name = ?").pluck();
+  const selectTagName = sqlite.prepare<[number], string>("select name from tags where id = ?").pluck();
   const insertTag = sqlite.prepare<[string], number>("insert into tags (name) values (?) returning id").pluck();
   // Lowers a stale mark: stores the day unless the stored one is earlier.
   const lowerMark = sqlite.prepare<[string, string]>(
@@ -113,6 +114,11 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
         tagIds[slot] = id;
       }
       return id;
+    },
+    tagName(id) {
+      const name = selectTagName.get(id);
+      if (name === undefined) throw new Error(`hashtag id ${id} is stored for a video but not in tags`);
+      return name;
     },
   };
 

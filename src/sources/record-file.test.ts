@@ -205,7 +205,7 @@ describe("ingesting a file", () => {
         // Tag ids depend on the order tags were first met: compare names.
         videos: db
           .prepare(
-            "select video_id, create_time, region, username, latest_at, latest_views, latest_sig, first_at, last_at from videos order by video_id",
+            "select video_id, create_time, region, username, latest_at, latest_views, first_at, last_at from videos order by video_id",
           )
           .all(),
         videoTags: db.prepare(`select ${tags} as name, video_id from video_tags order by 1, 2`).all(),

@@ -11,6 +11,7 @@ import { upstreamSnapshotsMigration } from "./008-upstream-snapshots.js";
 import { packedColumnsUncompressedMigration } from "./009-packed-columns-uncompressed.js";
 import { chartWindowsMigration } from "./010-chart-windows.js";
 import { videoPeaksMigration } from "./011-video-peaks.js";
+import { noStoredSignaturesMigration } from "./012-no-stored-signatures.js";
 
 /** Every migration, in order. Names never change once released. */
 function listMigrations(dialect: Dialect): Record<string, Migration> {
@@ -26,6 +27,7 @@ function listMigrations(dialect: Dialect): Record<string, Migration> {
     "009-packed-columns-uncompressed": packedColumnsUncompressedMigration(dialect),
     "010-chart-windows": chartWindowsMigration(dialect),
     "011-video-peaks": videoPeaksMigration(dialect),
+    "012-no-stored-signatures": noStoredSignaturesMigration,
   };
 }
 

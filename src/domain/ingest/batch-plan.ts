@@ -1,15 +1,17 @@
 import { dayOf } from "../../lib/days.js";
 import type { RecountedVideosTable, VideosTable } from "../../db/schema.js";
-import type { ParsedBatch } from "./observation-batch.js";
-import { compareKeys } from "../observation-order.js";
+import { observationCreatorSig, observationVideoSig, type ObservationColumns, type ParsedBatch } from "./observation-batch.js";
+import { creatorSigOf, isLater, videoSigOf } from "../observation-order.js";
 
 /** A `videos` row without its key. */
 export type StoredVideo = Omit<VideosTable, "video_id">;
 
+/** A creator's display fields, from its latest observation, and when that was. */
 export interface StoredCreator {
+  nick_name: string | null;
+  avatar_url: string | null;
   seen_at: number;
   seen_views: number;
-  seen_sig: string;
 }
 
 export interface VideoRow extends StoredVideo {
@@ -20,8 +22,6 @@ export type RecountedVideo = RecountedVideosTable;
 
 export interface CreatorRow extends StoredCreator {
   username: string;
-  nick_name: string | null;
-  avatar_url: string | null;
 }
 
 /** A table's columns, the key first, each with its SQL type: one list for every writer's statements on its rows. */
@@ -35,7 +35,6 @@ export const VIDEO_COLUMNS: RowColumns<VideoRow> = [
   ["tags", "text"],
   ["latest_at", "bigint"],
   ["latest_views", "bigint"],
-  ["latest_sig", "text"],
   ["first_at", "bigint"],
   ["last_at", "bigint"],
   ["peak_views", "bigint"],
@@ -51,7 +50,6 @@ export const CREATOR_COLUMNS: RowColumns<CreatorRow> = [
   ["avatar_url", "text"],
   ["seen_at", "bigint"],
   ["seen_views", "bigint"],
-  ["seen_sig", "text"],
 ];
 
 /**
@@ -65,6 +63,11 @@ export interface StoredState {
   creator(username: string, slot: number): StoredCreator | undefined;
   /** The id of a hashtag name, interning it when new. */
   tagId(name: string, slot: number): number;
+  /**
+   * The name of a stored hashtag id. Asked only for the tags of a stored video whose latest observation
+   * has the time and views of the batch's latest one (see `storedTagsToName`).
+   */
+  tagName(id: number): string;
 }
 
 export interface ObservationRows {
@@ -168,8 +171,7 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     }
     const tracking = { first_at: firstAt, last_at: lastAt, peak_views: peakViews, peak_before_last_day: peakBeforeLastDay };
     const i = groups.videoLatest[g]!;
-    const sig = groups.videoSig[g]!;
-    if (stored && !replacesVideo(stored, observedAt[i]!, viewCount[i]!, sig)) {
+    if (stored && !replacesVideo(stored, columns, strings, i, state.tagName)) {
       if (
         firstAt !== stored.first_at ||
         lastAt !== stored.last_at ||
@@ -197,7 +199,6 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
       tags,
       latest_at: observedAt[i]!,
       latest_views: viewCount[i]!,
-      latest_sig: sig,
       ...tracking,
     });
     plan.videoSlots.push(slot);
@@ -214,7 +215,7 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     }
     if (stored?.tags === tags) continue;
     // `video_tags` mirrors `videos.tags`: the stored list says which rows exist.
-    const before = stored && stored.tags !== "" ? stored.tags.split(",").map(Number) : [];
+    const before = stored ? storedTags(stored) : [];
     for (const tag of tagList) {
       if (before.includes(tag)) continue;
       plan.addedTags.tag.push(tag);
@@ -231,16 +232,24 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     const slot = groups.creator[c]!;
     const username = strings[slot]!;
     const i = groups.creatorLatest[c]!;
-    const sig = groups.creatorSig[c]!;
     const stored = state.creator(username, slot);
-    if (stored && compareKeys([observedAt[i]!, viewCount[i]!, sig], [stored.seen_at, stored.seen_views, stored.seen_sig]) <= 0) continue;
+    const later =
+      !stored ||
+      isLater(
+        observedAt[i]!,
+        viewCount[i]!,
+        () => observationCreatorSig(columns, strings, i),
+        stored.seen_at,
+        stored.seen_views,
+        () => creatorSigOf(stored.nick_name, stored.avatar_url),
+      );
+    if (!later) continue;
     plan.creators.push({
       username,
       nick_name: columns.nickName[i]! < 0 ? null : strings[columns.nickName[i]!]!,
       avatar_url: columns.avatarUrl[i]! < 0 ? null : strings[columns.avatarUrl[i]!]!,
       seen_at: observedAt[i]!,
       seen_views: viewCount[i]!,
-      seen_sig: sig,
     });
     plan.creatorSlots.push(slot);
     plan.creatorIsNew.push(!stored);
@@ -251,9 +260,52 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
   return plan;
 }
 
-/** Whether a video's latest observation in the batch comes after the stored one, under the total order. */
-function replacesVideo(stored: StoredVideo, at: number, views: number, sig: string): boolean {
-  return compareKeys([at, views, sig], [stored.latest_at, stored.latest_views, stored.latest_sig]) > 0;
+/**
+ * Whether observation i, a video's latest in the batch, comes after the stored latest one under the total
+ * order. The stored row's attributes are those of its latest observation: they give its signature.
+ */
+function replacesVideo(
+  stored: StoredVideo,
+  columns: ObservationColumns,
+  strings: readonly string[],
+  i: number,
+  tagName: (id: number) => string,
+): boolean {
+  return isLater(
+    columns.observedAt[i]!,
+    columns.viewCount[i]!,
+    () => observationVideoSig(columns, strings, i),
+    stored.latest_at,
+    stored.latest_views,
+    () => videoSigOf(stored.create_time, stored.region, storedTags(stored).map(tagName), stored.username),
+  );
+}
+
+/** A stored video's tag ids. */
+function storedTags(stored: StoredVideo): number[] {
+  return stored.tags === "" ? [] : stored.tags.split(",").map(Number);
+}
+
+/**
+ * The tag ids whose names `planBatch` may ask for: those of stored videos whose latest observation has
+ * the time and views of the batch's latest one, so that only the signatures can tell which is later.
+ */
+export function storedTagsToName(
+  batch: ParsedBatch,
+  strings: readonly string[],
+  video: (videoId: string) => StoredVideo | undefined,
+): Set<number> {
+  const ids = new Set<number>();
+  const { observations: columns, groups } = batch;
+  for (let g = 0; g < groups.videoCount; g++) {
+    const stored = video(strings[groups.video[g]!]!);
+    const i = groups.videoLatest[g]!;
+    // By difference, as `isLater` compares: PostgreSQL hands bigint columns over as strings.
+    if (stored && columns.observedAt[i]! - stored.latest_at === 0 && columns.viewCount[i]! - stored.latest_views === 0) {
+      for (const id of storedTags(stored)) ids.add(id);
+    }
+  }
+  return ids;
 }
 
 /** `videos.tags`: the ids ascending, comma-separated (sorts `ids`). Most videos have one to three tags. */
@@ -304,13 +356,14 @@ export function hashtagsToLookUp(
   batch: ParsedBatch,
   strings: readonly string[],
   video: (videoId: string) => StoredVideo | undefined,
+  tagName: (id: number) => string,
 ): Set<string> {
   const names = new Set<string>();
   const { observations: columns, groups } = batch;
   for (let g = 0; g < groups.videoCount; g++) {
     const stored = video(strings[groups.video[g]!]!);
     const i = groups.videoLatest[g]!;
-    if (stored && !replacesVideo(stored, columns.observedAt[i]!, columns.viewCount[i]!, groups.videoSig[g]!)) continue;
+    if (stored && !replacesVideo(stored, columns, strings, i, tagName)) continue;
     for (let k = columns.hashtagStart[i]!; k < columns.hashtagStart[i + 1]!; k++) names.add(strings[columns.hashtags[k]!]!);
   }
   return names;

@@ -1,4 +1,4 @@
-import { compareUtf8 } from "../../lib/order.js";
+import { creatorSigOf, isLater, videoSigOf } from "../observation-order.js";
 import { normalizeHashtag, normalizeRegion, parseObservation, type Observation } from "../observation.js";
 import { createScannedObservation, scanObservation } from "./observation-scanner.js";
 import { createStringInterner } from "./string-interner.js";
@@ -47,8 +47,6 @@ export interface BatchGroups {
   readonly videoLatest: Int32Array;
   readonly firstAt: Float64Array;
   readonly lastAt: Float64Array;
-  /** `videoSig` of each video's latest observation. */
-  readonly videoSig: readonly string[];
   /** Video g's distinct times, each with its largest view count, are `times[timeStart[g]]` up to `times[timeStart[g + 1]]`. */
   readonly timeStart: Int32Array;
   readonly times: Float64Array;
@@ -56,10 +54,9 @@ export interface BatchGroups {
   /** Observations that repeat an earlier (video, time) of the batch. */
   readonly repeated: number;
   readonly creatorCount: number;
-  /** Per creator: the string number of its username, its latest observation and that one's `creatorSig`. */
+  /** Per creator: the string number of its username and its latest observation. */
   readonly creator: Int32Array;
   readonly creatorLatest: Int32Array;
-  readonly creatorSig: readonly string[];
 }
 
 /** What one batch of input records became: valid observations, and the records rejected. */
@@ -272,7 +269,6 @@ export function createBatchBuilder(capacity: number, options: { maxStrings?: num
       reset = interner.size > maxStrings;
       if (reset) {
         interner.clear();
-        grouper.clear();
         regionIds.fill(0);
         lastNick.fill(0);
         lastAvatar.fill(0);
@@ -287,6 +283,22 @@ export function createBatchBuilder(capacity: number, options: { maxStrings?: num
   return builder;
 }
 
+/** The signature of observation i's video attributes (see `videoSigOf`). */
+export function observationVideoSig(columns: ObservationColumns, strings: readonly string[], i: number): string {
+  return videoSigOf(
+    columns.createTime[i]!,
+    strings[columns.region[i]!]!,
+    Array.from(columns.hashtags.subarray(columns.hashtagStart[i]!, columns.hashtagStart[i + 1]!), (id) => strings[id]!),
+    strings[columns.username[i]!]!,
+  );
+}
+
+/** The signature of observation i's creator display fields (see `creatorSigOf`). */
+export function observationCreatorSig(columns: ObservationColumns, strings: readonly string[], i: number): string {
+  const text = (id: number) => (id < 0 ? null : strings[id]!);
+  return creatorSigOf(text(columns.nickName[i]!), text(columns.avatarUrl[i]!));
+}
+
 /** Groups batches by video and by creator (see `BatchGroups`), reusing its indexes from batch to batch. */
 function createGrouper() {
   // Per string number: its group in the current batch, valid when the stamp is the batch's.
@@ -295,45 +307,24 @@ function createGrouper() {
   let creatorGroup = new Int32Array(1 << 12);
   let creatorStamp = new Int32Array(1 << 12);
   let stamp = 0;
-  // JSON of each string, for the signatures.
-  let quoted: (string | undefined)[] = [];
-
-  const json = (strings: readonly string[], id: number) => (quoted[id] ??= JSON.stringify(strings[id]!));
-
-  const byName = (strings: readonly string[]) => (a: number, b: number) =>
-    strings[a]! < strings[b]! ? -1 : strings[a]! > strings[b]! ? 1 : 0;
-
-  /** `videoSig` of observation i, built from the strings' cached JSON. */
-  const videoSig = (columns: ObservationColumns, strings: readonly string[], i: number): string => {
-    const ids = Array.from(columns.hashtags.subarray(columns.hashtagStart[i]!, columns.hashtagStart[i + 1]!)).sort(byName(strings));
-    let tags = "";
-    for (const id of ids) tags += (tags === "" ? "" : ",") + json(strings, id);
-    // Same text as JSON.stringify([createTime, region, hashtags, username]): integers print alike.
-    return `[${columns.createTime[i]!},${json(strings, columns.region[i]!)},[${tags}],${json(strings, columns.username[i]!)}]`;
-  };
-
-  const creatorSig = (columns: ObservationColumns, strings: readonly string[], i: number): string => {
-    const nick = columns.nickName[i]!;
-    const avatar = columns.avatarUrl[i]!;
-    return `[${nick < 0 ? "null" : json(strings, nick)},${avatar < 0 ? "null" : json(strings, avatar)}]`;
-  };
-
-  /** Whether observation i comes after observation b under the total order; `sig` is built only on a tie. */
+  /** Whether observation i comes after observation b under the total order (signatures only on a tie). */
   const later = (
     columns: ObservationColumns,
     strings: readonly string[],
     i: number,
     b: number,
     sig: (columns: ObservationColumns, strings: readonly string[], i: number) => string,
-  ): boolean => {
-    const order = columns.observedAt[i]! - columns.observedAt[b]! || columns.viewCount[i]! - columns.viewCount[b]!;
-    return order > 0 || (order === 0 && compareUtf8(sig(columns, strings, i), sig(columns, strings, b)) > 0);
-  };
+  ): boolean =>
+    isLater(
+      columns.observedAt[i]!,
+      columns.viewCount[i]!,
+      () => sig(columns, strings, i),
+      columns.observedAt[b]!,
+      columns.viewCount[b]!,
+      () => sig(columns, strings, b),
+    );
 
   return {
-    clear() {
-      quoted = [];
-    },
     group(columns: ObservationColumns, strings: readonly string[]): BatchGroups {
       const { count, observedAt, viewCount } = columns;
       if (strings.length > videoGroup.length) {
@@ -375,7 +366,7 @@ function createGrouper() {
           size[g]!++;
           if (at < firstAt[g]!) firstAt[g] = at;
           if (at > lastAt[g]!) lastAt[g] = at;
-          if (later(columns, strings, i, videoLatest[g]!, videoSig)) videoLatest[g] = i;
+          if (later(columns, strings, i, videoLatest[g]!, observationVideoSig)) videoLatest[g] = i;
         }
 
         const user = columns.username[i]!;
@@ -387,7 +378,7 @@ function createGrouper() {
           creatorLatest[c] = i;
         } else {
           const c = creatorGroup[user]!;
-          if (later(columns, strings, i, creatorLatest[c]!, creatorSig)) creatorLatest[c] = i;
+          if (later(columns, strings, i, creatorLatest[c]!, observationCreatorSig)) creatorLatest[c] = i;
         }
       }
 
@@ -423,17 +414,12 @@ function createGrouper() {
         timeStart[g + 1] = kept;
       }
 
-      const videoSigs: string[] = [];
-      for (let g = 0; g < videos; g++) videoSigs.push(videoSig(columns, strings, videoLatest[g]!));
-      const creatorSigs: string[] = [];
-      for (let c = 0; c < creators; c++) creatorSigs.push(creatorSig(columns, strings, creatorLatest[c]!));
       return {
         videoCount: videos,
         video: video.slice(0, videos),
         videoLatest: videoLatest.slice(0, videos),
         firstAt: firstAt.slice(0, videos),
         lastAt: lastAt.slice(0, videos),
-        videoSig: videoSigs,
         timeStart,
         times: times.slice(0, kept),
         timeViews: timeViews.slice(0, kept),
@@ -441,7 +427,6 @@ function createGrouper() {
         creatorCount: creators,
         creator: creator.slice(0, creators),
         creatorLatest: creatorLatest.slice(0, creators),
-        creatorSig: creatorSigs,
       };
     },
   };
