@@ -221,6 +221,20 @@ for (const database of TEST_DATABASES) {
       expect(rows.creators).toEqual([{ username: "beckymae", nick_name: "becky", avatar_url: null }]);
     });
 
+    it.skipIf(database.name !== "PostgreSQL")(
+      "leaves a fifth of each page of videos and creators for the new versions of their rows",
+      async () => {
+        const { rows } = await sql<{ table: string; options: string[] | null }>`
+          select relname as table, reloptions as options from pg_class
+          where relname in ('videos', 'creators') and relnamespace = to_regnamespace(current_schema())
+          order by relname`.execute(context.database.db);
+        expect(rows).toEqual([
+          { table: "creators", options: ["fillfactor=80"] },
+          { table: "videos", options: ["fillfactor=80"] },
+        ]);
+      },
+    );
+
     it("stores hashtags lower-case without #, and UK as GB", async () => {
       await context.ingest.ingestObservations(readRecords(writeLines("obs.ndjson", [JSON.stringify(valid({ region_code: "uk" }))])));
       const video = await context.database.db.selectFrom("videos").select(["region", "tags"]).executeTakeFirstOrThrow();

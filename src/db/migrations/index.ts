@@ -12,6 +12,7 @@ import { packedColumnsUncompressedMigration } from "./009-packed-columns-uncompr
 import { chartWindowsMigration } from "./010-chart-windows.js";
 import { videoPeaksMigration } from "./011-video-peaks.js";
 import { noStoredSignaturesMigration } from "./012-no-stored-signatures.js";
+import { roomForUpdatesMigration } from "./013-room-for-updates.js";
 
 /** Every migration, in order. Names never change once released. */
 function listMigrations(dialect: Dialect): Record<string, Migration> {
@@ -28,6 +29,7 @@ function listMigrations(dialect: Dialect): Record<string, Migration> {
     "010-chart-windows": chartWindowsMigration(dialect),
     "011-video-peaks": videoPeaksMigration(dialect),
     "012-no-stored-signatures": noStoredSignaturesMigration,
+    "013-room-for-updates": roomForUpdatesMigration(dialect),
   };
 }
 
