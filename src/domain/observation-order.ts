@@ -14,8 +14,16 @@ export function isLater(
   otherViews: number,
   otherSig: () => string,
 ): boolean {
-  const order = at - otherAt || views - otherViews;
+  const order = compareTimeAndViews(at, views, otherAt, otherViews);
   return order > 0 || (order === 0 && compareUtf8(sig(), otherSig()) > 0);
+}
+
+/**
+ * The order of two observations by time, then views; 0 when only their signatures can tell. By
+ * difference, so that a count PostgreSQL hands over as a string (bigint) compares as a number.
+ */
+export function compareTimeAndViews(at: number, views: number, otherAt: number, otherViews: number): number {
+  return at - otherAt || views - otherViews;
 }
 
 export function videoSig(o: Observation): string {

@@ -147,11 +147,7 @@ export function createPostgresObservationWriter(database: Database): Observation
           select id, name from tags where id = any(${array(named)}::integer[])`.execute(trx);
           for (const row of rows.rows) tagNames.set(row.id, row.name);
         }
-        const tagName = (id: number) => {
-          const name = tagNames.get(id);
-          if (name === undefined) throw new Error(`hashtag id ${id} is stored for a video but not in tags`);
-          return name;
-        };
+        const tagName = (id: number) => tagNames.get(id);
 
         await internTags(
           trx,

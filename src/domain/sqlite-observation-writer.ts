@@ -115,11 +115,7 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
       }
       return id;
     },
-    tagName(id) {
-      const name = selectTagName.get(id);
-      if (name === undefined) throw new Error(`hashtag id ${id} is stored for a video but not in tags`);
-      return name;
-    },
+    tagName: (id) => selectTagName.get(id),
   };
 
   function forget(): void {

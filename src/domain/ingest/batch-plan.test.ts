@@ -47,7 +47,7 @@ class Store {
         if (!this.tags.has(name)) this.tags.set(name, 100 - this.tags.size);
         return this.tags.get(name)!;
       },
-      tagName: (id: number) => [...this.tags].find(([, tag]) => tag === id)![0],
+      tagName: (id: number) => [...this.tags].find(([, tag]) => tag === id)?.[0],
     };
   }
 }

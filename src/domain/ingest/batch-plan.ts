@@ -1,7 +1,7 @@
 import { dayOf } from "../../lib/days.js";
 import type { RecountedVideosTable, VideosTable } from "../../db/schema.js";
 import { observationCreatorSig, observationVideoSig, type ObservationColumns, type ParsedBatch } from "./observation-batch.js";
-import { creatorSigOf, isLater, videoSigOf } from "../observation-order.js";
+import { compareTimeAndViews, creatorSigOf, isLater, videoSigOf } from "../observation-order.js";
 
 /** A `videos` row without its key. */
 export type StoredVideo = Omit<VideosTable, "video_id">;
@@ -67,7 +67,7 @@ export interface StoredState {
    * The name of a stored hashtag id. Asked only for the tags of a stored video whose latest observation
    * has the time and views of the batch's latest one (see `storedTagsToName`).
    */
-  tagName(id: number): string;
+  tagName(id: number): string | undefined;
 }
 
 export interface ObservationRows {
@@ -138,6 +138,7 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
   let dirtyFrom = Number.POSITIVE_INFINITY;
   let recountFrom = Number.POSITIVE_INFINITY;
   const tagList: number[] = [];
+  const tagName = storedTagName(state.tagName);
 
   for (let g = 0; g < groups.videoCount; g++) {
     const slot = groups.video[g]!;
@@ -171,7 +172,7 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     }
     const tracking = { first_at: firstAt, last_at: lastAt, peak_views: peakViews, peak_before_last_day: peakBeforeLastDay };
     const i = groups.videoLatest[g]!;
-    if (stored && !replacesVideo(stored, columns, strings, i, state.tagName)) {
+    if (stored && !replacesVideo(stored, columns, strings, i, tagName)) {
       if (
         firstAt !== stored.first_at ||
         lastAt !== stored.last_at ||
@@ -269,7 +270,7 @@ function replacesVideo(
   columns: ObservationColumns,
   strings: readonly string[],
   i: number,
-  tagName: (id: number) => string,
+  name: (id: number) => string,
 ): boolean {
   return isLater(
     columns.observedAt[i]!,
@@ -277,8 +278,17 @@ function replacesVideo(
     () => observationVideoSig(columns, strings, i),
     stored.latest_at,
     stored.latest_views,
-    () => videoSigOf(stored.create_time, stored.region, storedTags(stored).map(tagName), stored.username),
+    () => videoSigOf(stored.create_time, stored.region, storedTags(stored).map(name), stored.username),
   );
+}
+
+/** `tagName` for tags a stored video carries: a name must be there. */
+function storedTagName(tagName: StoredState["tagName"]): (id: number) => string {
+  return (id) => {
+    const name = tagName(id);
+    if (name === undefined) throw new Error(`hashtag id ${id} is stored for a video but not in tags`);
+    return name;
+  };
 }
 
 /** A stored video's tag ids. */
@@ -296,16 +306,32 @@ export function storedTagsToName(
   video: (videoId: string) => StoredVideo | undefined,
 ): Set<number> {
   const ids = new Set<number>();
-  const { observations: columns, groups } = batch;
-  for (let g = 0; g < groups.videoCount; g++) {
-    const stored = video(strings[groups.video[g]!]!);
-    const i = groups.videoLatest[g]!;
-    // By difference, as `isLater` compares: PostgreSQL hands bigint columns over as strings.
-    if (stored && columns.observedAt[i]! - stored.latest_at === 0 && columns.viewCount[i]! - stored.latest_views === 0) {
-      for (const id of storedTags(stored)) ids.add(id);
-    }
-  }
+  const { observedAt, viewCount } = batch.observations;
+  eachStoredVideo(batch, strings, video, (stored, _, i) => {
+    if (compareTimeAndViews(observedAt[i]!, viewCount[i]!, stored.latest_at, stored.latest_views) !== 0) return;
+    for (const id of storedTags(stored)) ids.add(id);
+  });
   return ids;
+}
+
+/**
+ * Visits each video of the batch that `video` finds stored, with its group and its latest observation
+ * in the batch; `visitNew`, when given, visits the others.
+ */
+function eachStoredVideo(
+  batch: ParsedBatch,
+  strings: readonly string[],
+  video: (videoId: string) => StoredVideo | undefined,
+  visit: (stored: StoredVideo, g: number, i: number, videoId: string) => void,
+  visitNew?: (g: number, i: number) => void,
+): void {
+  const { groups } = batch;
+  for (let g = 0; g < groups.videoCount; g++) {
+    const videoId = strings[groups.video[g]!]!;
+    const stored = video(videoId);
+    if (stored) visit(stored, g, groups.videoLatest[g]!, videoId);
+    else visitNew?.(g, groups.videoLatest[g]!);
+  }
 }
 
 /** `videos.tags`: the ids ascending, comma-separated (sorts `ids`). Most videos have one to three tags. */
@@ -337,17 +363,14 @@ export function observationKeysToLookUp(
 ): { videoId: string[]; observedAt: number[] } {
   const keys = { videoId: [] as string[], observedAt: [] as number[] };
   const { groups } = batch;
-  for (let g = 0; g < groups.videoCount; g++) {
-    const videoId = strings[groups.video[g]!]!;
-    const stored = video(videoId);
-    if (!stored) continue;
+  eachStoredVideo(batch, strings, video, (stored, g, _, videoId) => {
     for (let k = groups.timeStart[g]!; k < groups.timeStart[g + 1]!; k++) {
       const at = groups.times[k]!;
       if (at < stored.first_at || at > stored.last_at) continue;
       keys.videoId.push(videoId);
       keys.observedAt.push(at);
     }
-  }
+  });
   return keys;
 }
 
@@ -356,16 +379,23 @@ export function hashtagsToLookUp(
   batch: ParsedBatch,
   strings: readonly string[],
   video: (videoId: string) => StoredVideo | undefined,
-  tagName: (id: number) => string,
+  tagName: StoredState["tagName"],
 ): Set<string> {
   const names = new Set<string>();
-  const { observations: columns, groups } = batch;
-  for (let g = 0; g < groups.videoCount; g++) {
-    const stored = video(strings[groups.video[g]!]!);
-    const i = groups.videoLatest[g]!;
-    if (stored && !replacesVideo(stored, columns, strings, i, tagName)) continue;
+  const columns = batch.observations;
+  const name = storedTagName(tagName);
+  const add = (i: number) => {
     for (let k = columns.hashtagStart[i]!; k < columns.hashtagStart[i + 1]!; k++) names.add(strings[columns.hashtags[k]!]!);
-  }
+  };
+  eachStoredVideo(
+    batch,
+    strings,
+    video,
+    (stored, _, i) => {
+      if (replacesVideo(stored, columns, strings, i, name)) add(i);
+    },
+    (_, i) => add(i),
+  );
   return names;
 }
 
