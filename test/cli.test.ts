@@ -1,9 +1,13 @@
 import { execFile, spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import SqliteDatabase from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config/config.js";
+import { createContext } from "../src/context.js";
 
 const run = promisify(execFile);
 const cli = path.resolve("dist/cli/main.js");
@@ -169,6 +173,64 @@ describe("the tagpulse command", () => {
     await tagpulseOn("daily.db", "build", "--full");
     expect(await charts()).toEqual(daily);
     expect((JSON.parse(daily[0]!) as { total: number }).total).toBe(100);
+  });
+
+  it("ranks a long build on two threads to the same bytes as on one", async () => {
+    await tagpulse(
+      "simulate",
+      "--seed",
+      "8",
+      "--days",
+      "45",
+      "--videos-per-day",
+      "80",
+      "--start",
+      "2026-03-01",
+      "--out",
+      "two.ndjson",
+      "--catalog",
+      "two-catalog.json",
+    );
+    const lines = fs.readFileSync(path.join(dir, "two.ndjson"), "utf8").split("\n").filter(Boolean);
+    const split = Date.UTC(2026, 2, 11) / 1000;
+    const early = (line: string) => (JSON.parse(line) as { observed_at: number }).observed_at < split;
+    fs.writeFileSync(path.join(dir, "two-first.ndjson"), lines.filter(early).join("\n"));
+    fs.writeFileSync(path.join(dir, "two-rest.ndjson"), lines.filter((line) => !early(line)).join("\n"));
+    type Report = { build: { fromDay: number; firstDay: number; days: number; rankingThreads: number } };
+    await tagpulseOn("two.db", "ingest", "two-first.ndjson", "--catalog", "two-catalog.json");
+    // The compiled build, of more than 30 days after stored ones: the second thread gets stored days and saved windows too.
+    const { build } = JSON.parse((await tagpulseOn("two.db", "ingest", "two-rest.ndjson", "--json")).stdout) as Report;
+    expect(build.fromDay).toBeGreaterThan(build.firstDay);
+    expect(build.days).toBeGreaterThanOrEqual(30);
+    expect(build.rankingThreads).toBe(2);
+    // Each derived table as its row count and a digest of its rows in key order.
+    const derived = () => {
+      const sqlite = new SqliteDatabase(path.join(dir, "two.db"), { readonly: true });
+      const tables = ["charts", "chart_series", "chart_windows", "tag_series", "region_days"].map((table) => {
+        const digest = crypto.createHash("sha256");
+        let rows = 0;
+        for (const row of sqlite.prepare(`select * from ${table} order by 1, 2, 3`).raw().iterate() as Iterable<unknown[]>) {
+          for (const value of row) digest.update(value instanceof Uint8Array ? value : String(value)).update("|");
+          rows++;
+        }
+        return { table, rows, digest: digest.digest("hex") };
+      });
+      sqlite.close();
+      return tables;
+    };
+    const twoThreads = derived();
+    expect(twoThreads[0]!.rows).toBeGreaterThan(45 * 1000);
+
+    // Run from TypeScript sources, the same engine ranks on this thread alone.
+    const context = await createContext(loadConfig({}, { databaseUrl: path.join(dir, "two.db") }));
+    const oneThread = await context.engine.build({ full: true });
+    await context.close();
+    expect(oneThread.rankingThreads).toBe(1);
+    expect(derived()).toEqual(twoThreads);
+
+    const full = JSON.parse((await tagpulseOn("two.db", "build", "--full", "--json")).stdout) as Report["build"];
+    expect(full.rankingThreads).toBe(2);
+    expect(derived()).toEqual(twoThreads);
   });
 
   it("refuses a bad parameter with a message naming it and exit code 2", async () => {

@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { compiledWorker } from "../lib/compiled-worker.js";
 import { idTable, oneOf, oneOfLimit, streamRows } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf, dayStart } from "../lib/days.js";
@@ -83,15 +84,16 @@ export async function readVideoGains(database: Database, days: GainDays, options
   if (fromDay > firstDay) {
     return [await readGainsSince(database, gainsFrom, fromDay)];
   }
-  if (!file) return [await readGainsRange(database, {}, { creators })];
+  const worker = compiledWorker("./engine-gains-worker.js", import.meta.url);
+  if (!file || !worker) return [await readGainsRange(database, {}, { creators })];
   const middle = database
     .sqlite!.prepare("select video_id from videos order by video_id limit 1 offset (select count(*) / 2 from videos)")
     .pluck()
     .get() as string | undefined;
   if (middle === undefined) return [await readGainsRange(database, {}, { creators })];
   return Promise.all([
-    readInWorker({ file, range: { below: middle }, creators }),
-    readInWorker({ file, range: { from: middle }, creators }),
+    readInWorker(worker, { file, range: { below: middle }, creators }),
+    readInWorker(worker, { file, range: { from: middle }, creators }),
   ]);
 }
 
@@ -108,9 +110,9 @@ export interface GainsRead {
   readonly creators: boolean;
 }
 
-function readInWorker(read: GainsRead): Promise<VideoGains> {
+function readInWorker(url: URL, read: GainsRead): Promise<VideoGains> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL("./engine-gains-worker.js", import.meta.url), { workerData: read });
+    const worker = new Worker(url, { workerData: read });
     worker.once("message", (gains: VideoGains) => resolve(gains));
     worker.once("error", reject);
     worker.once("exit", (code) => {

@@ -3,7 +3,7 @@ import { checkpointInBackground } from "../db/checkpoint.js";
 import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { CodeIndex } from "../lib/code-index.js";
-import { CHART_INDUSTRIES, CHART_REGIONS, CHART_SIZE, PERIODS } from "./chart-model.js";
+import { CHART_INDUSTRIES, CHART_REGIONS, PERIODS } from "./chart-model.js";
 import { bumpCounterSql, CHARTS_VERSION_KEY, GENERATION_KEY, readCounter, readStaleMarks, STALE_MARK_KEYS } from "./engine-state.js";
 import { TagpulseError } from "../lib/errors.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
@@ -12,16 +12,14 @@ import {
   decodeChartEntries,
   decodeInts,
   decodeRegionDay,
-  CHART_ENTRY_BYTES,
   encodeDaySeries,
   encodeInts,
   encodeRegionDay,
   seriesBlock,
   SERIES_BLOCK_DAYS,
-  writeChartEntry,
   type RegionDay,
 } from "./series-codec.js";
-import { TopK } from "./top-k.js";
+import { rankRegionsInParallel } from "./chart-ranking.js";
 
 export interface BuildReport {
   /** False when the charts were already up to date. */
@@ -37,6 +35,8 @@ export interface BuildReport {
   readonly seconds: number;
   /** Seconds spent in each stage. */
   readonly stages?: Partial<Record<BuildProgress["stage"], number>>;
+  /** Threads that ranked the charts. */
+  readonly rankingThreads?: number;
 }
 
 export interface BuildProgress {
@@ -237,12 +237,11 @@ export function createEngineService(deps: { database: Database }): EngineService
     } else {
       neededDays.push([fromDay - MAX_PERIOD, fromDay - 1]);
     }
-    const storedDays = new Map<number, (RegionDay | undefined)[]>();
+    // By chart region, by day.
+    const storedDays = CHART_REGIONS.map(() => new Map<number, RegionDay>());
     for (const [from, to] of mergeRanges(neededDays.map(([from, to]) => [Math.max(firstDay, from), to]))) {
       for (const [day, regions] of await readRegionDays(database, from, to + 1, CHART_REGIONS)) {
-        const perSlot: (RegionDay | undefined)[] = CHART_REGIONS.map(() => undefined);
-        for (const [region, data] of regions) perSlot[REGION_SLOT.get(region)!] = data;
-        storedDays.set(day, perSlot);
+        for (const [region, data] of regions) storedDays[REGION_SLOT.get(region)!]!.set(day, data);
       }
     }
     // The stored days whose views stand, every region of them.
@@ -262,18 +261,9 @@ export function createEngineService(deps: { database: Database }): EngineService
       return { regionKeys, newDays: days, observations: parts.reduce((n, part) => n + part.observations, 0) };
     })();
 
-    const slotRegionIndex = CHART_REGIONS.map((code) => regionKeys.indexOf(code));
-    const slotDay = (day: number, slot: number): RegionDay | undefined => {
-      if (day < fromDay) return storedDays.get(day)?.[slot];
-      const r = slotRegionIndex[slot]!;
-      return r < 0 ? undefined : newDays[day - fromDay]![r];
-    };
-
-    // Previous day's ranks and the first day of every tag in each chart series.
-    // Each series' ranking on the previous day, best first; rankOf is scratch space, zero between uses.
+    // Each series' ranking on the day before the first recomputed one, and the first day of its tags.
     const previousRanked: Int32Array[] = Array.from({ length: SERIES_COUNT }, () => new Int32Array(0));
-    const rankOf = new Int32Array(tagCount);
-    const firsts = Array.from({ length: SERIES_COUNT }, () => new SeriesFirsts());
+    const storedFirsts: Int32Array[] = Array.from({ length: SERIES_COUNT }, () => new Int32Array(0));
     const periodIndex = new Map<number, number>(PERIODS.map((p, i) => [p, i]));
     const industryIndex = new Map(CHART_INDUSTRIES.map((key, i) => [key, i]));
     const seriesOf = (region: string, period: number, industry: string) => {
@@ -293,88 +283,71 @@ export function createEngineService(deps: { database: Database }): EngineService
       for await (const rows of streamRows(database, "select region, period, industry, firsts from chart_series")) {
         for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
           const s = seriesOf(region, Number(period), industry);
-          if (s === undefined) continue;
-          firsts[s] = new SeriesFirsts(decodeInts(blob), fromDay);
+          if (s !== undefined) storedFirsts[s] = decodeInts(blob);
         }
       }
     }
-
-    // Slide every window across the stale days and rank each day's candidates.
-    progress({ stage: "ranking", done: 0, total: dayCount });
-    const chartRows: unknown[][] = [];
-    const windows = CHART_REGIONS.map(() => PERIODS.map(() => new SlidingWindow(tagCount)));
-    // Each window starts as the previous day's, [fromDay - period, fromDay - 1]: the first day slid over
-    // adds fromDay and removes fromDay - period. Saved windows, [savedDay - period + 1, savedDay], lose the
-    // stored days from fromDay to savedDay and get back the days a period before those: the same sums,
-    // exactly, as views and counts are whole numbers.
+    // The windows as the last build left them, when they are restored.
+    const savedWindows = CHART_REGIONS.map((): (RegionDay | undefined)[] => PERIODS.map(() => undefined));
     if (restore) {
       for await (const rows of streamRows(database, "select region, period, entries from chart_windows")) {
         for (const [region, period, blob] of rows as [string, number, Uint8Array][]) {
           const slot = REGION_SLOT.get(region);
           const p = periodIndex.get(Number(period));
-          if (slot !== undefined && p !== undefined) windows[slot]![p]!.add(decodeRegionDay(blob));
+          if (slot !== undefined && p !== undefined) savedWindows[slot]![p] = decodeRegionDay(blob);
         }
       }
     }
-    CHART_REGIONS.forEach((_, slot) => {
-      PERIODS.forEach((period, p) => {
-        const window = windows[slot]![p]!;
-        const stored = (day: number) => (day >= firstDay ? storedDays.get(day)?.[slot] : undefined);
-        if (!restore) {
-          for (let day = fromDay - period; day < fromDay; day++) window.addIf(stored(day));
-          return;
-        }
-        for (let day = fromDay; day <= savedDay; day++) window.removeIf(stored(day));
-        for (let day = fromDay - period; day <= savedDay - period; day++) window.addIf(stored(day));
-      });
+
+    // Slide every window across the stale days and rank each day's candidates, region by region.
+    progress({ stage: "ranking", done: 0, total: CHART_REGIONS.length });
+    let regionsRanked = 0;
+    const slotRegionIndex = CHART_REGIONS.map((code) => regionKeys.indexOf(code));
+    const { regions: ranked, threads: rankingThreads } = await rankRegionsInParallel(
+      {
+        fromDay,
+        lastDay,
+        firstDay,
+        ...(restore ? { savedDay } : {}),
+        nameRank,
+        industryOf,
+        regions: CHART_REGIONS.map((_, slot) => {
+          const r = slotRegionIndex[slot]!;
+          const series = (list: Int32Array[]) => list.slice(seriesIndex(slot, 0, 0), seriesIndex(slot + 1, 0, 0));
+          return {
+            stored: storedDays[slot]!,
+            recomputed: newDays.map((perRegion) => (r < 0 ? undefined : perRegion[r])),
+            saved: savedWindows[slot]!,
+            previous: series(previousRanked),
+            firsts: series(storedFirsts),
+          };
+        }),
+      },
+      () => progress({ stage: "ranking", done: ++regionsRanked, total: CHART_REGIONS.length }),
+    );
+    // The recomputed days a ranking thread had are back.
+    ranked.forEach((region, slot) => {
+      const r = slotRegionIndex[slot]!;
+      if (r >= 0) region.recomputed.forEach((day, d) => (newDays[d]![r] = day!));
     });
-    let activeViews: Float64Array = new Float64Array(0);
-    let activePubs: Int32Array = new Int32Array(0);
-    const better = (a: number, b: number) =>
-      activeViews[a]! > activeViews[b]! ||
-      (activeViews[a] === activeViews[b] &&
-        (activePubs[a]! > activePubs[b]! || (activePubs[a] === activePubs[b] && nameRank[a]! < nameRank[b]!)));
-    const selectors = CHART_INDUSTRIES.map(() => new TopK(CHART_SIZE, better));
-    for (let day = fromDay; day <= lastDay; day++) {
-      for (let slot = 0; slot < CHART_REGIONS.length; slot++) {
-        for (let p = 0; p < PERIODS.length; p++) {
-          const period = PERIODS[p]!;
-          const window = windows[slot]![p]!;
-          const entering = slotDay(day, slot);
-          if (entering) window.add(entering);
-          const leaving = day - period >= firstDay ? slotDay(day - period, slot) : undefined;
-          if (leaving) window.remove(leaving);
-          activeViews = window.views;
-          activePubs = window.pubs;
-          for (const selector of selectors) selector.reset();
-          for (const tag of window.candidates()) {
-            selectors[0]!.offer(tag);
-            const industry = industryOf[tag]!;
-            if (industry !== 0) selectors[industry]!.offer(tag);
-          }
-          for (let i = 0; i < selectors.length; i++) {
-            const ranked = selectors[i]!.sorted();
-            const s = seriesIndex(slot, p, i);
-            const previous = previousRanked[s]!;
-            const first = firsts[s]!;
-            for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = r + 1;
-            const entries = Buffer.allocUnsafe(ranked.length * CHART_ENTRY_BYTES);
-            for (let r = 0; r < ranked.length; r++) {
-              const tag = ranked[r]!;
-              const previousRank = rankOf[tag]!;
-              // Ranked the day before, a tag has entered the series before: only the others are looked up.
-              const isNew = previousRank === 0 && !first.has(tag) ? 1 : 0;
-              if (isNew) first.add(tag, day);
-              writeChartEntry(entries, r, [tag, previousRank, isNew]);
-            }
-            for (let r = 0; r < previous.length; r++) rankOf[previous[r]!] = 0;
-            previousRanked[s] = ranked;
-            chartRows.push([day, CHART_REGIONS[slot], period, CHART_INDUSTRIES[i], entries]);
-          }
+    const chartRows: unknown[][] = [];
+    for (let d = 0; d < dayCount; d++) {
+      ranked.forEach(({ entries, ends }, slot) => {
+        for (let series = 0; series < SERIES_PER_SLOT; series++) {
+          const chart = d * SERIES_PER_SLOT + series;
+          const start = chart === 0 ? 0 : ends[chart - 1]!;
+          const { period, industry } = seriesKey(seriesIndex(slot, 0, series));
+          chartRows.push([
+            fromDay + d,
+            CHART_REGIONS[slot],
+            period,
+            industry,
+            Buffer.from(entries.buffer, entries.byteOffset + start, ends[chart]! - start),
+          ]);
         }
-      }
-      progress({ stage: "ranking", done: day - fromDay + 1, total: dayCount });
+      });
     }
+    progress({ stage: "ranking", done: CHART_REGIONS.length, total: CHART_REGIONS.length });
 
     // Series blocks from the stale day's block on, rewritten whole: that block's days before the stale day
     // come back from region_days, which holds the same numbers by day.
@@ -395,10 +368,12 @@ export function createEngineService(deps: { database: Database }): EngineService
         }
       }
     }
-    const chartSeriesRows = firsts.map((first, s) => {
-      const { region, period, industry } = seriesKey(s);
-      return [region, period, industry, encodeInts(first.pairs())];
-    });
+    const chartSeriesRows = ranked.flatMap(({ firsts }, slot) =>
+      firsts.map((pairs, series) => {
+        const { region, period, industry } = seriesKey(seriesIndex(slot, 0, series));
+        return [region, period, industry, encodeInts(pairs)];
+      }),
+    );
 
     // Replace everything from the stale day on, in one transaction.
     const totalRows = chartRows.length + 2 * dayCount;
@@ -458,7 +433,7 @@ export function createEngineService(deps: { database: Database }): EngineService
         ],
         (function* () {
           for (const [slot, region] of CHART_REGIONS.entries()) {
-            for (const [p, period] of PERIODS.entries()) yield [region, period, lastDay, encodeRegionDay(windows[slot]![p]!.sums())];
+            for (const [p, period] of PERIODS.entries()) yield [region, period, lastDay, encodeRegionDay(ranked[slot]!.windows[p]!)];
           }
         })(),
       );
@@ -480,6 +455,7 @@ export function createEngineService(deps: { database: Database }): EngineService
     stages[stage!] = (stages[stage!] ?? 0) + (performance.now() - stageStarted) / 1000;
     return report(started, {
       stages,
+      rankingThreads,
       built: true,
       full,
       firstDay,
@@ -713,130 +689,4 @@ function report(started: number, fields: Partial<BuildReport>): BuildReport {
     ...fields,
     seconds: (performance.now() - started) / 1000,
   };
-}
-
-/**
- * The day each tag first entered one chart series: the stored (tag, day) pairs from before the build's
- * first day, found by a binary search of their sorted tags, and the pairs the build adds.
- */
-class SeriesFirsts {
-  private readonly kept: Int32Array;
-  private readonly keptTags: Int32Array;
-  private readonly added: number[] = [];
-  private readonly addedTags = new Set<number>();
-
-  /** Keeps the pairs of `stored` whose day is before `beforeDay`. */
-  constructor(stored: Int32Array = new Int32Array(0), beforeDay = 0) {
-    let n = 0;
-    for (let i = 1; i < stored.length; i += 2) if (stored[i]! < beforeDay) n++;
-    this.kept = new Int32Array(2 * n);
-    this.keptTags = new Int32Array(n);
-    for (let i = 0, k = 0; i < stored.length; i += 2) {
-      if (stored[i + 1]! >= beforeDay) continue;
-      this.kept[2 * k] = stored[i]!;
-      this.kept[2 * k + 1] = stored[i + 1]!;
-      this.keptTags[k++] = stored[i]!;
-    }
-    this.keptTags.sort();
-  }
-
-  has(tag: number): boolean {
-    if (this.addedTags.has(tag)) return true;
-    const tags = this.keptTags;
-    let low = 0;
-    let high = tags.length - 1;
-    while (low <= high) {
-      const middle = (low + high) >> 1;
-      const found = tags[middle]!;
-      if (found === tag) return true;
-      if (found < tag) low = middle + 1;
-      else high = middle - 1;
-    }
-    return false;
-  }
-
-  add(tag: number, day: number): void {
-    this.added.push(tag, day);
-    this.addedTags.add(tag);
-  }
-
-  /** Every pair, kept then added. */
-  pairs(): Int32Array {
-    const all = new Int32Array(this.kept.length + this.added.length);
-    all.set(this.kept);
-    all.set(this.added, this.kept.length);
-    return all;
-  }
-}
-
-/** Window sums of views and publish counts per tag, and the tags whose window views are positive. */
-class SlidingWindow {
-  readonly views: Float64Array;
-  readonly pubs: Int32Array;
-  /** Tags listed as candidates, each at most once: `active[0 .. activeCount]`. */
-  private readonly active: Int32Array;
-  private activeCount = 0;
-  private readonly listed: Uint8Array;
-
-  constructor(tagCount: number) {
-    this.views = new Float64Array(tagCount);
-    this.pubs = new Int32Array(tagCount);
-    this.active = new Int32Array(tagCount);
-    this.listed = new Uint8Array(tagCount);
-  }
-
-  add(day: RegionDay): void {
-    for (let i = 0; i < day.tags.length; i++) {
-      const tag = day.tags[i]!;
-      this.views[tag] = this.views[tag]! + day.views[i]!;
-      this.pubs[tag] = this.pubs[tag]! + day.pubs[i]!;
-      if (this.views[tag]! > 0 && this.listed[tag] === 0) {
-        this.listed[tag] = 1;
-        this.active[this.activeCount++] = tag;
-      }
-    }
-  }
-
-  remove(day: RegionDay): void {
-    for (let i = 0; i < day.tags.length; i++) {
-      const tag = day.tags[i]!;
-      this.views[tag] = this.views[tag]! - day.views[i]!;
-      this.pubs[tag] = this.pubs[tag]! - day.pubs[i]!;
-    }
-  }
-
-  addIf(day: RegionDay | undefined): void {
-    if (day) this.add(day);
-  }
-
-  removeIf(day: RegionDay | undefined): void {
-    if (day) this.remove(day);
-  }
-
-  /** The sums as a region's day: every tag whose views or publish count is not zero. */
-  sums(): RegionDay {
-    let n = 0;
-    for (let tag = 0; tag < this.views.length; tag++) if (this.views[tag] !== 0 || this.pubs[tag] !== 0) n++;
-    const sums: RegionDay = { tags: new Int32Array(n), views: new Float64Array(n), pubs: new Int32Array(n) };
-    let at = 0;
-    for (let tag = 0; tag < this.views.length; tag++) {
-      if (this.views[tag] === 0 && this.pubs[tag] === 0) continue;
-      sums.tags[at] = tag;
-      sums.views[at] = this.views[tag]!;
-      sums.pubs[at++] = this.pubs[tag]!;
-    }
-    return sums;
-  }
-
-  /** Tags with positive window views (drops the ones that fell to zero), valid until the next change. */
-  candidates(): Int32Array {
-    let kept = 0;
-    for (let i = 0; i < this.activeCount; i++) {
-      const tag = this.active[i]!;
-      if (this.views[tag]! > 0) this.active[kept++] = tag;
-      else this.listed[tag] = 0;
-    }
-    this.activeCount = kept;
-    return this.active.subarray(0, kept);
-  }
 }

@@ -1,7 +1,7 @@
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
+import { compiledWorker } from "../lib/compiled-worker.js";
 import { createBatchBuilder, type InputRecord, type ObservationBatchSource, type ParsedBatch } from "../domain/ingest/observation-batch.js";
 import { createLineSplitter } from "./line-splitter.js";
 
@@ -50,7 +50,8 @@ export function readRecords(file: string, options: ReadRecordsOptions = {}): Rec
       for await (const records of readRecordChunks(file, options.onBytes)) yield* records;
     },
     observationBatches({ batchSize }) {
-      const worker = options.worker ?? (fileSize(file) >= WORKER_MIN_BYTES ? defaultWorker() : false);
+      const worker =
+        options.worker ?? (fileSize(file) >= WORKER_MIN_BYTES ? compiledWorker("./record-file-worker.js", import.meta.url) : false);
       if (worker === false || file === "-") return readObservationBatches(file, batchSize, options.onBytes);
       return readBatchesInWorker(worker, { file, batchSize }, options.onBytes);
     },
@@ -232,17 +233,6 @@ async function* readBatchesInWorker(url: URL, input: WorkerInput, onBytes?: (tot
   } finally {
     await worker.terminate();
   }
-}
-
-let compiledWorker: URL | false | undefined;
-
-function defaultWorker(): URL | false {
-  if (compiledWorker === undefined) {
-    const url = new URL("./record-file-worker.js", import.meta.url);
-    // Run from TypeScript sources (tests), there is no compiled worker: read on this thread.
-    compiledWorker = import.meta.url.endsWith(".js") && fs.existsSync(fileURLToPath(url)) ? url : false;
-  }
-  return compiledWorker;
 }
 
 function fileSize(file: string): number {

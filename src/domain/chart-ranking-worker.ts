@@ -1,0 +1,15 @@
+import { parentPort } from "node:worker_threads";
+import { rankRegions, type RankingInput } from "./chart-ranking.js";
+
+/** Ranks the regions it is sent and sends back their rankings, moving the arrays rather than copying them. */
+parentPort!.once("message", (input: RankingInput) => {
+  const ranked = rankRegions(input);
+  const moved = new Set<ArrayBufferLike>();
+  for (const region of ranked) {
+    moved.add(region.entries.buffer).add(region.ends.buffer);
+    for (const pairs of region.firsts) moved.add(pairs.buffer);
+    for (const day of [...region.windows, ...region.recomputed])
+      if (day) for (const column of [day.tags, day.views, day.pubs]) moved.add(column.buffer);
+  }
+  parentPort!.postMessage(ranked, [...moved] as ArrayBuffer[]);
+});

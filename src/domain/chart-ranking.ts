@@ -1,0 +1,366 @@
+import { Worker } from "node:worker_threads";
+import { compiledWorker } from "../lib/compiled-worker.js";
+import { CHART_INDUSTRIES, CHART_SIZE, PERIODS } from "./chart-model.js";
+import { CHART_ENTRY_BYTES, writeChartEntry, type RegionDay } from "./series-codec.js";
+import { TopK } from "./top-k.js";
+
+const SERIES_PER_SLOT = PERIODS.length * CHART_INDUSTRIES.length;
+
+/** What ranking the charts of some regions from `fromDay` to `lastDay` needs. */
+export interface RankingInput {
+  readonly fromDay: number;
+  readonly lastDay: number;
+  /** The data's first day: no day before it is stored. */
+  readonly firstDay: number;
+  /** The day of the saved windows each region starts from; without it, windows are added up from the stored days. */
+  readonly savedDay?: number;
+  /** By tag id: its place in the byte order of tag names, the tie-break. */
+  readonly nameRank: Int32Array;
+  /** By tag id: its industry's index in CHART_INDUSTRIES, 0 for none. */
+  readonly industryOf: Uint8Array;
+  readonly regions: readonly RegionRanking[];
+}
+
+/** One chart region's input. */
+export interface RegionRanking {
+  /** The stored days the windows need (those before `fromDay`, and from it to `savedDay` when restoring). */
+  readonly stored: ReadonlyMap<number, RegionDay>;
+  /** The recomputed days, `fromDay` on (undefined: nothing on that day). */
+  readonly recomputed: readonly (RegionDay | undefined)[];
+  /** By period index: the saved window sums on `savedDay`. */
+  readonly saved: readonly (RegionDay | undefined)[];
+  /** By series (period, then industry): its ranking on the day before `fromDay`, best first. */
+  readonly previous: readonly Int32Array[];
+  /** By series: the stored (tag, first day) pairs of its tags. */
+  readonly firsts: readonly Int32Array[];
+}
+
+/** One region's rankings. */
+export interface RankedRegion {
+  /** Every chart's rows (see writeChartEntry), day by day, then period and industry: chart k is `entries[ends[k - 1] .. ends[k]]`. */
+  readonly entries: Uint8Array;
+  readonly ends: Int32Array;
+  /** By series: every (tag, first day) pair. */
+  readonly firsts: Int32Array[];
+  /** By period: the window sums on `lastDay`. */
+  readonly windows: RegionDay[];
+  /** The input's recomputed days, given back. */
+  readonly recomputed: (RegionDay | undefined)[];
+}
+
+/**
+ * Slides each region's windows across the days from `fromDay` and ranks each day's top tags for every
+ * period and industry, as docs/charts.md defines them: window views, then publications, then name.
+ * Each rank row carries the tag's rank the day before and whether the series never held it before.
+ */
+export function rankRegions(input: RankingInput, onRegion?: () => void): RankedRegion[] {
+  const { fromDay, lastDay, firstDay, savedDay, nameRank, industryOf } = input;
+  const tagCount = nameRank.length;
+  const charts = (lastDay - fromDay + 1) * SERIES_PER_SLOT;
+  // Room for every chart of a region; each region's are then copied out at their size.
+  const entryBuffer = Buffer.alloc(charts * CHART_SIZE * CHART_ENTRY_BYTES);
+
+  let activeViews: Float64Array = new Float64Array(0);
+  let activePubs: Int32Array = new Int32Array(0);
+  const better = (a: number, b: number) =>
+    activeViews[a]! > activeViews[b]! ||
+    (activeViews[a] === activeViews[b] &&
+      (activePubs[a]! > activePubs[b]! || (activePubs[a] === activePubs[b] && nameRank[a]! < nameRank[b]!)));
+  const selectors = CHART_INDUSTRIES.map(() => new TopK(CHART_SIZE, better));
+  // Scratch space, zero between uses: each tag's rank the day before.
+  const rankOf = new Int32Array(tagCount);
+  const windows = PERIODS.map(() => new SlidingWindow(tagCount));
+
+  return input.regions.map((region): RankedRegion => {
+    const ends = new Int32Array(charts);
+    let chart = 0;
+    let end = 0;
+    const stored = (day: number) => (day >= firstDay ? region.stored.get(day) : undefined);
+    const dayOf = (day: number) => (day < fromDay ? stored(day) : region.recomputed[day - fromDay]);
+    // Each window starts as the previous day's, [fromDay - period, fromDay - 1]: the first day slid over
+    // adds fromDay and removes fromDay - period. Saved windows, [savedDay - period + 1, savedDay], lose the
+    // stored days from fromDay to savedDay and get back the days a period before those: the same sums,
+    // exactly, as views and counts are whole numbers.
+    PERIODS.forEach((period, p) => {
+      const window = windows[p]!;
+      window.clear();
+      if (savedDay === undefined) {
+        for (let day = fromDay - period; day < fromDay; day++) window.addIf(stored(day));
+        return;
+      }
+      window.addIf(region.saved[p]);
+      for (let day = fromDay; day <= savedDay; day++) window.removeIf(stored(day));
+      for (let day = fromDay - period; day <= savedDay - period; day++) window.addIf(stored(day));
+    });
+    const previous = [...region.previous];
+    const firsts = region.firsts.map((pairs) => new SeriesFirsts(pairs, fromDay));
+    for (let day = fromDay; day <= lastDay; day++) {
+      for (let p = 0; p < PERIODS.length; p++) {
+        const window = windows[p]!;
+        window.addIf(dayOf(day));
+        if (day - PERIODS[p]! >= firstDay) window.removeIf(dayOf(day - PERIODS[p]!));
+        activeViews = window.views;
+        activePubs = window.pubs;
+        for (const selector of selectors) selector.reset();
+        for (const tag of window.candidates()) {
+          selectors[0]!.offer(tag);
+          const industry = industryOf[tag]!;
+          if (industry !== 0) selectors[industry]!.offer(tag);
+        }
+        for (let i = 0; i < selectors.length; i++) {
+          const ranked = selectors[i]!.sorted();
+          const s = p * CHART_INDUSTRIES.length + i;
+          const before = previous[s]!;
+          const first = firsts[s]!;
+          for (let r = 0; r < before.length; r++) rankOf[before[r]!] = r + 1;
+          const at = entryBuffer.subarray(end, end + ranked.length * CHART_ENTRY_BYTES);
+          for (let r = 0; r < ranked.length; r++) {
+            const tag = ranked[r]!;
+            const previousRank = rankOf[tag]!;
+            // Ranked the day before, a tag has entered the series before: only the others are looked up.
+            const isNew = previousRank === 0 && !first.has(tag) ? 1 : 0;
+            if (isNew) first.add(tag, day);
+            writeChartEntry(at, r, [tag, previousRank, isNew]);
+          }
+          for (let r = 0; r < before.length; r++) rankOf[before[r]!] = 0;
+          previous[s] = ranked;
+          end += at.length;
+          ends[chart++] = end;
+        }
+      }
+    }
+    onRegion?.();
+    return {
+      entries: new Uint8Array(entryBuffer.subarray(0, end)),
+      ends,
+      firsts: firsts.map((first) => first.pairs()),
+      windows: windows.map((window) => window.sums()),
+      recomputed: [...region.recomputed],
+    };
+  });
+}
+
+/**
+ * Days from which a second thread pays for itself. A build's first seconds already keep both cores busy:
+ * the SQLite checkpoint runs beside them. Measured on a 150-day world, one more day (7 days ranked)
+ * took 0.65-0.82 s on two threads against 0.49-0.53 s on one; a full build ranked in 4.2-5.0 s against 7.1 s.
+ */
+const SECOND_THREAD_DAYS = 30;
+
+/**
+ * Ranks the regions on this thread and, for builds of at least SECOND_THREAD_DAYS days run compiled, on
+ * one more: each thread takes the regions of about half the work. The recomputed days travel to the
+ * other thread and back without a copy; `onRegion` is called as each of this thread's regions is done.
+ */
+export async function rankRegionsInParallel(
+  input: RankingInput,
+  onRegion?: () => void,
+): Promise<{ regions: RankedRegion[]; threads: number }> {
+  const url = compiledWorker("./chart-ranking-worker.js", import.meta.url);
+  if (!url || input.regions.length < 2 || input.lastDay - input.fromDay + 1 < SECOND_THREAD_DAYS) {
+    return { regions: rankRegions(input, onRegion), threads: 1 };
+  }
+  const [here, there] = halves(input.regions.map((region) => region.recomputed.reduce((n, day) => n + (day?.tags.length ?? 0), 1)));
+  const pick = (indexes: readonly number[]): RankingInput => ({ ...input, regions: indexes.map((i) => input.regions[i]!) });
+  const theirs = rankInWorker(url, pick(there));
+  const mine = rankRegions(pick(here), onRegion);
+  const other = await theirs;
+  const regions: RankedRegion[] = [];
+  here.forEach((i, k) => (regions[i] = mine[k]!));
+  there.forEach((i, k) => (regions[i] = other[k]!));
+  return { regions, threads: 2 };
+}
+
+/** Indexes of `weights` split in two groups of about equal total weight, heaviest first to the lighter group. */
+function halves(weights: readonly number[]): [number[], number[]] {
+  const groups: [number[], number[]] = [[], []];
+  const totals = [0, 0];
+  for (const i of [...weights.keys()].sort((a, b) => weights[b]! - weights[a]! || a - b)) {
+    const g = totals[0]! <= totals[1]! ? 0 : 1;
+    groups[g].push(i);
+    totals[g]! += weights[i]!;
+  }
+  for (const group of groups) group.sort((a, b) => a - b);
+  return groups;
+}
+
+function rankInWorker(url: URL, input: RankingInput): Promise<RankedRegion[]> {
+  // The recomputed days were made for this build: they move over, and come back with the result. The
+  // stored days and saved windows move over packed in one buffer.
+  const { regions, buffer } = packed(input.regions);
+  const moved = new Set<ArrayBufferLike>([buffer]);
+  for (const region of regions) {
+    for (const day of region.recomputed) if (day) for (const column of [day.tags, day.views, day.pubs]) moved.add(column.buffer);
+  }
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(url);
+    worker.once("message", (ranked: RankedRegion[]) => {
+      resolve(ranked);
+      void worker.terminate();
+    });
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`the ranking thread stopped with exit code ${code}`)));
+    worker.postMessage({ ...input, regions }, [...moved] as ArrayBuffer[]);
+  });
+}
+
+/** The regions with their stored days and saved windows copied into one buffer, views first in each day to keep them aligned. */
+function packed(regions: readonly RegionRanking[]): { regions: RegionRanking[]; buffer: ArrayBuffer } {
+  let bytes = 0;
+  for (const region of regions) for (const day of [...region.stored.values(), ...region.saved]) bytes += 16 * (day?.tags.length ?? 0);
+  const buffer = new ArrayBuffer(bytes);
+  let at = 0;
+  const copy = (day: RegionDay): RegionDay => {
+    const n = day.tags.length;
+    const views = new Float64Array(buffer, at, n);
+    const tags = new Int32Array(buffer, at + 8 * n, n);
+    const pubs = new Int32Array(buffer, at + 12 * n, n);
+    views.set(day.views);
+    tags.set(day.tags);
+    pubs.set(day.pubs);
+    at += 16 * n;
+    return { tags, views, pubs };
+  };
+  return {
+    regions: regions.map((region) => ({
+      ...region,
+      stored: new Map([...region.stored].map(([day, data]) => [day, copy(data)])),
+      saved: region.saved.map((day) => day && copy(day)),
+    })),
+    buffer,
+  };
+}
+
+/**
+ * The day each tag first entered one chart series: the stored (tag, day) pairs from before the build's
+ * first day, found by a binary search of their sorted tags, and the pairs the build adds.
+ */
+class SeriesFirsts {
+  private readonly kept: Int32Array;
+  private readonly keptTags: Int32Array;
+  private readonly added: number[] = [];
+  private readonly addedTags = new Set<number>();
+
+  /** Keeps the pairs of `stored` whose day is before `beforeDay`. */
+  constructor(stored: Int32Array, beforeDay: number) {
+    let n = 0;
+    for (let i = 1; i < stored.length; i += 2) if (stored[i]! < beforeDay) n++;
+    this.kept = new Int32Array(2 * n);
+    this.keptTags = new Int32Array(n);
+    for (let i = 0, k = 0; i < stored.length; i += 2) {
+      if (stored[i + 1]! >= beforeDay) continue;
+      this.kept[2 * k] = stored[i]!;
+      this.kept[2 * k + 1] = stored[i + 1]!;
+      this.keptTags[k++] = stored[i]!;
+    }
+    this.keptTags.sort();
+  }
+
+  has(tag: number): boolean {
+    if (this.addedTags.has(tag)) return true;
+    const tags = this.keptTags;
+    let low = 0;
+    let high = tags.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const found = tags[middle]!;
+      if (found === tag) return true;
+      if (found < tag) low = middle + 1;
+      else high = middle - 1;
+    }
+    return false;
+  }
+
+  add(tag: number, day: number): void {
+    this.added.push(tag, day);
+    this.addedTags.add(tag);
+  }
+
+  /** Every pair, kept then added. */
+  pairs(): Int32Array {
+    const all = new Int32Array(this.kept.length + this.added.length);
+    all.set(this.kept);
+    all.set(this.added, this.kept.length);
+    return all;
+  }
+}
+
+/** Window sums of views and publish counts per tag, and the tags whose window views are positive. */
+class SlidingWindow {
+  readonly views: Float64Array;
+  readonly pubs: Int32Array;
+  /** Tags listed as candidates, each at most once: `active[0 .. activeCount]`. */
+  private readonly active: Int32Array;
+  private activeCount = 0;
+  private readonly listed: Uint8Array;
+
+  constructor(tagCount: number) {
+    this.views = new Float64Array(tagCount);
+    this.pubs = new Int32Array(tagCount);
+    this.active = new Int32Array(tagCount);
+    this.listed = new Uint8Array(tagCount);
+  }
+
+  /** Back to empty, for the next region. */
+  clear(): void {
+    this.views.fill(0);
+    this.pubs.fill(0);
+    this.listed.fill(0);
+    this.activeCount = 0;
+  }
+
+  add(day: RegionDay): void {
+    for (let i = 0; i < day.tags.length; i++) {
+      const tag = day.tags[i]!;
+      this.views[tag] = this.views[tag]! + day.views[i]!;
+      this.pubs[tag] = this.pubs[tag]! + day.pubs[i]!;
+      if (this.views[tag]! > 0 && this.listed[tag] === 0) {
+        this.listed[tag] = 1;
+        this.active[this.activeCount++] = tag;
+      }
+    }
+  }
+
+  remove(day: RegionDay): void {
+    for (let i = 0; i < day.tags.length; i++) {
+      const tag = day.tags[i]!;
+      this.views[tag] = this.views[tag]! - day.views[i]!;
+      this.pubs[tag] = this.pubs[tag]! - day.pubs[i]!;
+    }
+  }
+
+  addIf(day: RegionDay | undefined): void {
+    if (day) this.add(day);
+  }
+
+  removeIf(day: RegionDay | undefined): void {
+    if (day) this.remove(day);
+  }
+
+  /** The sums as a region's day: every tag whose views or publish count is not zero. */
+  sums(): RegionDay {
+    let n = 0;
+    for (let tag = 0; tag < this.views.length; tag++) if (this.views[tag] !== 0 || this.pubs[tag] !== 0) n++;
+    const sums: RegionDay = { tags: new Int32Array(n), views: new Float64Array(n), pubs: new Int32Array(n) };
+    let at = 0;
+    for (let tag = 0; tag < this.views.length; tag++) {
+      if (this.views[tag] === 0 && this.pubs[tag] === 0) continue;
+      sums.tags[at] = tag;
+      sums.views[at] = this.views[tag]!;
+      sums.pubs[at++] = this.pubs[tag]!;
+    }
+    return sums;
+  }
+
+  /** Tags with positive window views (drops the ones that fell to zero), valid until the next change. */
+  candidates(): Int32Array {
+    let kept = 0;
+    for (let i = 0; i < this.activeCount; i++) {
+      const tag = this.active[i]!;
+      if (this.views[tag]! > 0) this.active[kept++] = tag;
+      else this.listed[tag] = 0;
+    }
+    this.activeCount = kept;
+    return this.active.subarray(0, kept);
+  }
+}
