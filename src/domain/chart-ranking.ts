@@ -25,7 +25,10 @@ export interface RankingInput {
 export interface RegionRanking {
   /** The stored days the windows need (those before `fromDay`, and from it to `savedDay` when restoring). */
   readonly stored: ReadonlyMap<number, RegionDay>;
-  /** The recomputed days, `fromDay` on (undefined: nothing on that day). */
+  /**
+   * The recomputed days, `fromDay` on (undefined: nothing on that day). Their arrays must own their
+   * buffers, each day its own: a second thread takes them, and gives them back in the result.
+   */
   readonly recomputed: readonly (RegionDay | undefined)[];
   /** By period index: the saved window sums on `savedDay`. */
   readonly saved: readonly (RegionDay | undefined)[];
@@ -163,8 +166,14 @@ export async function rankRegionsInParallel(
   const [here, there] = halves(input.regions.map((region) => region.recomputed.reduce((n, day) => n + (day?.tags.length ?? 0), 1)));
   const pick = (indexes: readonly number[]): RankingInput => ({ ...input, regions: indexes.map((i) => input.regions[i]!) });
   const theirs = rankInWorker(url, pick(there));
-  const mine = rankRegions(pick(here), onRegion);
-  const other = await theirs;
+  let mine: RankedRegion[];
+  try {
+    mine = rankRegions(pick(here), onRegion);
+  } catch (error) {
+    theirs.stop();
+    throw error;
+  }
+  const other = await theirs.ranked;
   const regions: RankedRegion[] = [];
   here.forEach((i, k) => (regions[i] = mine[k]!));
   there.forEach((i, k) => (regions[i] = other[k]!));
@@ -184,7 +193,8 @@ function halves(weights: readonly number[]): [number[], number[]] {
   return groups;
 }
 
-function rankInWorker(url: URL, input: RankingInput): Promise<RankedRegion[]> {
+/** Starts ranking `input` on another thread; `stop` ends it, its result unwanted. */
+function rankInWorker(url: URL, input: RankingInput): { ranked: Promise<RankedRegion[]>; stop: () => void } {
   // The recomputed days were made for this build: they move over, and come back with the result. The
   // stored days and saved windows move over packed in one buffer.
   const { regions, buffer } = packed(input.regions);
@@ -192,16 +202,24 @@ function rankInWorker(url: URL, input: RankingInput): Promise<RankedRegion[]> {
   for (const region of regions) {
     for (const day of region.recomputed) if (day) for (const column of [day.tags, day.views, day.pubs]) moved.add(column.buffer);
   }
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(url);
-    worker.once("message", (ranked: RankedRegion[]) => {
-      resolve(ranked);
-      void worker.terminate();
+  const worker = new Worker(url);
+  const stop = () => void worker.terminate();
+  const ranked = new Promise<RankedRegion[]>((resolve, reject) => {
+    worker.once("message", (result: RankedRegion[]) => {
+      resolve(result);
+      stop();
     });
     worker.once("error", reject);
     worker.once("exit", (code) => reject(new Error(`the ranking thread stopped with exit code ${code}`)));
-    worker.postMessage({ ...input, regions }, [...moved] as ArrayBuffer[]);
+    try {
+      worker.postMessage({ ...input, regions }, [...moved] as ArrayBuffer[]);
+    } catch (error) {
+      stop();
+      reject(error as Error);
+    }
   });
+  ranked.catch(() => {}); // awaited by the caller, unless this thread's own ranking failed first
+  return { ranked, stop };
 }
 
 /** The regions with their stored days and saved windows copied into one buffer, views first in each day to keep them aligned. */
