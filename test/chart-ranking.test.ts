@@ -92,9 +92,12 @@ describe("ranking on two threads", () => {
       // A copy: the recomputed days it holds are the input's, which move to the other thread and back.
       const expected = structuredClone(rankRegions(input));
 
-      const { regions, threads } = await compiled.rankRegionsInParallel(input);
+      let done = 0;
+      const { regions, threads } = await compiled.rankRegionsInParallel(input, () => done++);
 
       expect(threads).toBe(2);
+      // Progress counts the regions of both threads.
+      expect(done).toBe(input.regions.length);
       expect(regions).toEqual(expected);
       // What stayed on this thread is intact: the shared buffer was copied, not moved.
       expect(pool.byteLength).toBe(1 << 24);

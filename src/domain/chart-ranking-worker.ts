@@ -1,9 +1,9 @@
 import { parentPort } from "node:worker_threads";
-import { rankRegions, type RankingInput } from "./chart-ranking.js";
+import { rankRegions, REGION_DONE, type RankingInput } from "./chart-ranking.js";
 
 /** Ranks the regions it is sent and sends back their rankings, moving the arrays rather than copying them. */
 parentPort!.once("message", (input: RankingInput) => {
-  const ranked = rankRegions(input);
+  const ranked = rankRegions(input, () => parentPort!.postMessage(REGION_DONE));
   const moved = new Set<ArrayBufferLike>();
   for (const region of ranked) {
     moved.add(region.entries.buffer).add(region.ends.buffer);

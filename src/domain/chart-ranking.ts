@@ -57,6 +57,16 @@ export interface RankedRegion {
  * Each rank row carries the tag's rank the day before and whether the series never held it before.
  */
 export function rankRegions(input: RankingInput, onRegion?: () => void): RankedRegion[] {
+  const ranked: RankedRegion[] = [];
+  for (const region of rankEachRegion(input)) {
+    ranked.push(region);
+    onRegion?.();
+  }
+  return ranked;
+}
+
+/** The rankings of `rankRegions`, region by region. */
+function* rankEachRegion(input: RankingInput): Generator<RankedRegion> {
   const { fromDay, lastDay, firstDay, savedDay, nameRank, industryOf } = input;
   const tagCount = nameRank.length;
   const charts = (lastDay - fromDay + 1) * SERIES_PER_SLOT;
@@ -74,7 +84,7 @@ export function rankRegions(input: RankingInput, onRegion?: () => void): RankedR
   const rankOf = new Int32Array(tagCount);
   const windows = PERIODS.map(() => new SlidingWindow(tagCount));
 
-  return input.regions.map((region): RankedRegion => {
+  for (const region of input.regions) {
     const ends = new Int32Array(charts);
     let chart = 0;
     let end = 0;
@@ -132,15 +142,14 @@ export function rankRegions(input: RankingInput, onRegion?: () => void): RankedR
         }
       }
     }
-    onRegion?.();
-    return {
+    yield {
       entries: new Uint8Array(entryBuffer.subarray(0, end)),
       ends,
       firsts: firsts.map((first) => first.pairs()),
       windows: windows.map((window) => window.sums()),
       recomputed: [...region.recomputed],
     };
-  });
+  }
 }
 
 /**
@@ -153,7 +162,7 @@ const SECOND_THREAD_DAYS = 30;
 /**
  * Ranks the regions on this thread and, for builds of at least SECOND_THREAD_DAYS days run compiled, on
  * one more: each thread takes the regions of about half the work. The recomputed days travel to the
- * other thread and back without a copy; `onRegion` is called as each of this thread's regions is done.
+ * other thread and back without a copy; `onRegion` is called as each region is done, on either thread.
  */
 export async function rankRegionsInParallel(
   input: RankingInput,
@@ -165,10 +174,15 @@ export async function rankRegionsInParallel(
   }
   const [here, there] = halves(input.regions.map((region) => region.recomputed.reduce((n, day) => n + (day?.tags.length ?? 0), 1)));
   const pick = (indexes: readonly number[]): RankingInput => ({ ...input, regions: indexes.map((i) => input.regions[i]!) });
-  const theirs = rankInWorker(url, pick(there));
-  let mine: RankedRegion[];
+  const theirs = rankInWorker(url, pick(there), onRegion);
+  const mine: RankedRegion[] = [];
   try {
-    mine = rankRegions(pick(here), onRegion);
+    for (const ranked of rankEachRegion(pick(here))) {
+      mine.push(ranked);
+      onRegion?.();
+      // Lets the other thread's progress through between regions.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   } catch (error) {
     theirs.stop();
     throw error;
@@ -193,8 +207,11 @@ function halves(weights: readonly number[]): [number[], number[]] {
   return groups;
 }
 
+/** What the ranking thread says as it finishes each region. */
+export const REGION_DONE = "region done";
+
 /** Starts ranking `input` on another thread; `stop` ends it, its result unwanted. */
-function rankInWorker(url: URL, input: RankingInput): { ranked: Promise<RankedRegion[]>; stop: () => void } {
+function rankInWorker(url: URL, input: RankingInput, onRegion?: () => void): { ranked: Promise<RankedRegion[]>; stop: () => void } {
   // The recomputed days were made for this build: they move over, and come back with the result. The
   // stored days and saved windows move over packed in one buffer.
   const { regions, buffer } = packed(input.regions);
@@ -205,8 +222,10 @@ function rankInWorker(url: URL, input: RankingInput): { ranked: Promise<RankedRe
   const worker = new Worker(url);
   const stop = () => void worker.terminate();
   const ranked = new Promise<RankedRegion[]>((resolve, reject) => {
-    worker.once("message", (result: RankedRegion[]) => {
-      resolve(result);
+    // A message per region done, then the rankings.
+    worker.on("message", (message: typeof REGION_DONE | RankedRegion[]) => {
+      if (message === REGION_DONE) return onRegion?.();
+      resolve(message);
       stop();
     });
     worker.once("error", reject);
