@@ -21,6 +21,25 @@ async function tagpulseOn(db: string, ...args: string[]) {
   return run(process.execPath, [cli, "--db", path.join(dir, db), ...args], { cwd: dir, maxBuffer: 1 << 26 });
 }
 
+/** When an NDJSON observation line was observed, in seconds. */
+function observedAt(line: string): number {
+  return (JSON.parse(line) as { observed_at: number }).observed_at;
+}
+
+/** `tagpulse simulate` of a world starting on 2026-03-01. */
+async function simulate(world: { seed: number; days: number; videosPerDay: number; out: string; catalog: string }) {
+  const { seed, days, videosPerDay, out, catalog } = world;
+  const options = {
+    "--seed": seed,
+    "--days": days,
+    "--videos-per-day": videosPerDay,
+    "--start": "2026-03-01",
+    "--out": out,
+    "--catalog": catalog,
+  };
+  return tagpulse("simulate", ...Object.entries(options).flatMap(([option, value]) => [option, String(value)]));
+}
+
 describe("the tagpulse command", () => {
   beforeAll(() => {
     if (!fs.existsSync(cli)) throw new Error("dist/cli/main.js is missing: npm test builds it first (npm run build)");
@@ -35,21 +54,7 @@ describe("the tagpulse command", () => {
   });
 
   it("simulates, ingests and prints a chart with every row in the API's shape", async () => {
-    await tagpulse(
-      "simulate",
-      "--seed",
-      "3",
-      "--days",
-      "10",
-      "--videos-per-day",
-      "300",
-      "--start",
-      "2026-03-01",
-      "--out",
-      "obs.ndjson",
-      "--catalog",
-      "catalog.json",
-    );
+    await simulate({ seed: 3, days: 10, videosPerDay: 300, out: "obs.ndjson", catalog: "catalog.json" });
     const ingest = await tagpulse("ingest", "obs.ndjson", "--catalog", "catalog.json", "--json");
     const report = JSON.parse(ingest.stdout) as {
       files: Record<string, { read: number; accepted: number; rejected: number }>;
@@ -126,30 +131,14 @@ describe("the tagpulse command", () => {
 
   it("brings a database file up to date day by day, to the same charts as a full rebuild", async () => {
     // 40 days from 2026-03-01 cross boundaries of the engine's 16-day series blocks (2026-03-16, 2026-04-01).
-    await tagpulse(
-      "simulate",
-      "--seed",
-      "5",
-      "--days",
-      "40",
-      "--videos-per-day",
-      "150",
-      "--start",
-      "2026-03-01",
-      "--out",
-      "long.ndjson",
-      "--catalog",
-      "long-catalog.json",
-    );
+    await simulate({ seed: 5, days: 40, videosPerDay: 150, out: "long.ndjson", catalog: "long-catalog.json" });
     const lines = fs.readFileSync(path.join(dir, "long.ndjson"), "utf8").split("\n").filter(Boolean);
     const feedStart = Date.UTC(2026, 3, 5) / 1000;
-    const isFeed = (line: string) => (JSON.parse(line) as { observed_at: number }).observed_at >= feedStart;
+    const isFeed = (line: string) => observedAt(line) >= feedStart;
     fs.writeFileSync(path.join(dir, "history.ndjson"), lines.filter((l) => !isFeed(l)).join("\n"));
     const feed = lines.filter(isFeed);
     for (let day = 0; day < 5; day++) {
-      const today = feed.filter(
-        (l) => Math.floor((JSON.parse(l) as { observed_at: number }).observed_at / 86_400) === feedStart / 86_400 + day,
-      );
+      const today = feed.filter((l) => Math.floor(observedAt(l) / 86_400) === feedStart / 86_400 + day);
       fs.writeFileSync(path.join(dir, `day-${day}.ndjson`), today.join("\n"));
     }
 
@@ -176,24 +165,10 @@ describe("the tagpulse command", () => {
   });
 
   it("ranks a long build on two threads to the same bytes as on one", async () => {
-    await tagpulse(
-      "simulate",
-      "--seed",
-      "8",
-      "--days",
-      "45",
-      "--videos-per-day",
-      "80",
-      "--start",
-      "2026-03-01",
-      "--out",
-      "two.ndjson",
-      "--catalog",
-      "two-catalog.json",
-    );
+    await simulate({ seed: 8, days: 45, videosPerDay: 80, out: "two.ndjson", catalog: "two-catalog.json" });
     const lines = fs.readFileSync(path.join(dir, "two.ndjson"), "utf8").split("\n").filter(Boolean);
     const split = Date.UTC(2026, 2, 11) / 1000;
-    const early = (line: string) => (JSON.parse(line) as { observed_at: number }).observed_at < split;
+    const early = (line: string) => observedAt(line) < split;
     fs.writeFileSync(path.join(dir, "two-first.ndjson"), lines.filter(early).join("\n"));
     fs.writeFileSync(path.join(dir, "two-rest.ndjson"), lines.filter((line) => !early(line)).join("\n"));
     type Report = { build: { fromDay: number; firstDay: number; days: number; rankingThreads: number } };

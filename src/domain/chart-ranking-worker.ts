@@ -1,5 +1,5 @@
 import { parentPort } from "node:worker_threads";
-import { rankRegions, REGION_DONE, type RankingInput } from "./chart-ranking.js";
+import { addBuffers, rankRegions, REGION_DONE, type RankingInput } from "./chart-ranking.js";
 
 /** Ranks the regions it is sent and sends back their rankings, moving the arrays rather than copying them. */
 parentPort!.once("message", (input: RankingInput) => {
@@ -8,8 +8,8 @@ parentPort!.once("message", (input: RankingInput) => {
   for (const region of ranked) {
     moved.add(region.entries.buffer).add(region.ends.buffer);
     for (const pairs of region.firsts) moved.add(pairs.buffer);
-    for (const day of [...region.windows, ...region.recomputed])
-      if (day) for (const column of [day.tags, day.views, day.pubs]) moved.add(column.buffer);
+    addBuffers(moved, region.windows);
+    addBuffers(moved, region.recomputed);
   }
   parentPort!.postMessage(ranked, [...moved] as ArrayBuffer[]);
 });

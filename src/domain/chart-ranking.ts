@@ -207,6 +207,11 @@ function halves(weights: readonly number[]): [number[], number[]] {
   return groups;
 }
 
+/** Adds the buffers of `days`' columns to `buffers`, for a transfer between threads. */
+export function addBuffers(buffers: Set<ArrayBufferLike>, days: Iterable<RegionDay | undefined>): void {
+  for (const day of days) if (day) buffers.add(day.tags.buffer).add(day.views.buffer).add(day.pubs.buffer);
+}
+
 /** What the ranking thread says as it finishes each region. */
 export const REGION_DONE = "region done";
 
@@ -216,9 +221,7 @@ function rankInWorker(url: URL, input: RankingInput, onRegion?: () => void): { r
   // stored days and saved windows move over packed in one buffer.
   const { regions, buffer } = packed(input.regions);
   const moved = new Set<ArrayBufferLike>([buffer]);
-  for (const region of regions) {
-    for (const day of region.recomputed) if (day) for (const column of [day.tags, day.views, day.pubs]) moved.add(column.buffer);
-  }
+  for (const region of regions) addBuffers(moved, region.recomputed);
   const worker = new Worker(url);
   const stop = () => void worker.terminate();
   const ranked = new Promise<RankedRegion[]>((resolve, reject) => {

@@ -347,7 +347,6 @@ export function createEngineService(deps: { database: Database }): EngineService
         }
       });
     }
-    progress({ stage: "ranking", done: CHART_REGIONS.length, total: CHART_REGIONS.length });
 
     // Series blocks from the stale day's block on, rewritten whole: that block's days before the stale day
     // come back from region_days, which holds the same numbers by day.
