@@ -25,8 +25,8 @@ const ROWS_PER_STATEMENT = 64;
 
 /**
  * A checkpoint copies every page changed since the last one into the database file, and a batch
- * changes pages all over the observations table: during an ingest the WAL may grow to 1 GiB before
- * one, instead of SQLite's default 4 MB.
+ * changes pages all over the observations table: during an ingest the WAL may grow to 2 GiB (of 8 KiB
+ * pages) before one, instead of SQLite's default 1,000 pages.
  */
 const BULK_AUTOCHECKPOINT_PAGES = 262_144;
 
