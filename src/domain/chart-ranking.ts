@@ -153,11 +153,11 @@ function* rankEachRegion(input: RankingInput): Generator<RankedRegion> {
 }
 
 /**
- * Days from which a second thread pays for itself. A new thread runs its code unoptimized at first and
- * gets a copy of the stored days it needs: on a short build that costs more than it saves. Measured on
- * a 150-day world, one more day (7 days ranked) took 0.65-0.82 s on two threads against 0.49-0.53 s on
- * one, and 0.58-0.64 s against 0.42-0.46 s with the thread started as the build began; a full build
- * ranked in 4.2-5.0 s against 7.1 s.
+ * Days from which a second thread pays for itself. On a short build it costs more than it saves, even
+ * started when the build begins: probably because a new thread runs its code unoptimized at first, and
+ * gets a copy of the stored days it needs. Measured on a 150-day world, one more day (7 days ranked) took
+ * 0.65-0.82 s on two threads against 0.49-0.53 s on one, and 0.58-0.64 s against 0.42-0.46 s with the
+ * thread started as the build began; a full build ranked in 4.2-5.0 s against 7.1 s.
  */
 const SECOND_THREAD_DAYS = 30;
 
