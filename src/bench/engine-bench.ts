@@ -229,7 +229,7 @@ async function runDatabase(kind: string, world: World): Promise<Result> {
  * Has the OS write out every file it holds changes of, so that a phase starts as it would hours after
  * the one before. Otherwise what the previous phase wrote, or a copy of the database made for this one,
  * is written out during the measured phase, whenever that phase first syncs: one more day's ingest
- * waited up to 0.8 s at its first commit for a copy made just before it.
+ * waited up to 0.8 s, at its first write to the write-ahead log, for a copy made just before it.
  */
 function flushToDisk(): void {
   try {
