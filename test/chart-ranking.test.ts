@@ -3,8 +3,8 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CHART_INDUSTRIES, PERIODS } from "../src/domain/chart-model.js";
-import { rankRegions, type RankingInput, type RegionRanking } from "../src/domain/chart-ranking.js";
-import type { RegionDay } from "../src/domain/series-codec.js";
+import { rankRegions, type EarlierChart, type RankingInput, type RegionRanking } from "../src/domain/chart-ranking.js";
+import { CHART_ENTRY_BYTES, decodeChartEntries, type RegionDay } from "../src/domain/series-codec.js";
 import { Rng } from "../src/lib/rng.js";
 
 const compiledModule = path.resolve("dist/domain/chart-ranking.js");
@@ -23,6 +23,7 @@ function randomInput(
   fromDay: number,
   lastDay: number,
   savedDay?: number,
+  maxViews = 5_000,
 ): { input: RankingInput; pool: ArrayBuffer } {
   const pool = new ArrayBuffer(1 << 24);
   let used = 0;
@@ -39,7 +40,7 @@ function randomInput(
     if (inPool) used += 16 * n;
     data.tags.set(tags);
     for (let i = 0; i < n; i++) {
-      data.views[i] = rng.int(0, 5_000);
+      data.views[i] = rng.int(0, maxViews);
       data.pubs[i] = rng.int(0, 3);
     }
     return data;
@@ -110,5 +111,75 @@ describe("ranking on two threads", () => {
     const { regions, threads } = await compiled.rankRegionsInParallel(input);
     expect(threads).toBe(1);
     expect(regions).toEqual(rankRegions(input));
+  });
+});
+
+/** Each day's charts of a ranked region, by series, as a build stores them. */
+function chartsByDay(entries: Uint8Array, ends: Int32Array, days: number): EarlierChart[][] {
+  return Array.from({ length: days }, (_, d) =>
+    Array.from({ length: SERIES }, (_, series) => {
+      const chart = d * SERIES + series;
+      const rows = entries.slice(chart === 0 ? 0 : ends[chart - 1]!, ends[chart]);
+      expect(rows.length % CHART_ENTRY_BYTES).toBe(0);
+      return { tags: Int32Array.from(decodeChartEntries(rows), ([tag]) => tag), entries: rows };
+    }),
+  );
+}
+
+/** A day's numbers after new data: some rise, fall, vanish or appear; `tags` stay ascending. */
+function changedDay(rng: Rng, day: RegionDay | undefined): RegionDay {
+  const cells = new Map<number, [views: number, pubs: number]>();
+  day?.tags.forEach((tag, i) => cells.set(tag, [day.views[i]!, day.pubs[i]!]));
+  for (const [tag, [views, pubs]] of cells) {
+    const roll = rng.float();
+    if (roll < 0.05) cells.delete(tag);
+    else if (roll < 0.15) cells.set(tag, [views + rng.int(1, 3), pubs]);
+    else if (roll < 0.2) cells.set(tag, [Math.max(0, views - rng.int(1, 3)), pubs]);
+    else if (roll < 0.3) cells.set(tag, [views, pubs + 1]);
+    else if (roll < 0.32) cells.set(tag, [views, Math.max(0, pubs - 1)]);
+  }
+  for (let k = rng.int(0, 4); k > 0; k--) cells.set(rng.below(TAGS), [rng.int(0, 4), rng.int(0, 1)]);
+  const tags = Int32Array.from([...cells.keys()].filter((tag) => cells.get(tag)!.some((n) => n !== 0))).sort();
+  return {
+    tags,
+    views: Float64Array.from(tags, (tag) => cells.get(tag)![0]),
+    pubs: Int32Array.from(tags, (tag) => cells.get(tag)![1]),
+  };
+}
+
+describe("ranking again the days an earlier build ranked", () => {
+  it("starts from the earlier rankings and gives the rankings made from scratch, whatever rose, fell, tied or appeared", () => {
+    const fromDay = 1_000;
+    for (let run = 0; run < 12; run++) {
+      const rng = new Rng(run, 5);
+      // Longer than the shortest window, windows start among the recomputed days.
+      const savedDay = fromDay + (run % 2 === 0 ? 5 : 10);
+      // The earlier build, on few views per tag and day, so that window sums often tie.
+      const { input: earlier } = randomInput(rng, 3, fromDay, savedDay, undefined, 4);
+      const ranked = rankRegions(earlier);
+      // This build: the days it recomputes changed (all of them, one, or the last two), and one day more.
+      const oneDay = fromDay + rng.int(0, savedDay - fromDay);
+      const changes = [() => true, (day: number) => day === oneDay, (day: number) => day >= savedDay - 1][run % 3]!;
+      const regions = earlier.regions.map((region, r): RegionRanking => {
+        const stored = new Map(region.stored);
+        region.recomputed.forEach((day, d) => day && stored.set(fromDay + d, day));
+        return {
+          ...region,
+          stored,
+          recomputed: [
+            ...region.recomputed.map((day, d) => (changes(fromDay + d) ? changedDay(rng, day) : day)),
+            changedDay(rng, undefined),
+          ],
+          saved: ranked[r]!.windows,
+        };
+      });
+      const input: RankingInput = { ...earlier, lastDay: savedDay + 1, savedDay, regions };
+      const fresh = rankRegions(input);
+      const before = ranked.map(({ entries, ends }) => chartsByDay(entries, ends, savedDay - fromDay + 1));
+      const warm = rankRegions({ ...input, regions: regions.map((region, r) => ({ ...region, before: before[r]! })) });
+      expect(warm).toEqual(fresh);
+      // A day that did not change ranks as the earlier build ranked it.
+      if (!changes(fromDay)) expect(chartsByDay(fresh[0]!.entries, fresh[0]!.ends, 1)).toEqual(before[0]!.slice(0, 1));
+    }
   });
 });

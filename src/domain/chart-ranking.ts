@@ -34,8 +34,19 @@ export interface RegionRanking {
   readonly saved: readonly (RegionDay | undefined)[];
   /** By series (period, then industry): its ranking on the day before `fromDay`, best first. */
   readonly previous: readonly Int32Array[];
+  /**
+   * By recomputed day, from `fromDay` on, as far as an earlier build ranked them: that build's charts by
+   * series, when `stored` also holds the numbers it ranked them from (a day missing there had none).
+   */
+  readonly before?: readonly (readonly EarlierChart[])[];
   /** By series: the stored (tag, first day) pairs of its tags. */
   readonly firsts: readonly Int32Array[];
+}
+
+/** A chart as an earlier build stored it: its rows (see writeChartEntry) and their tags. */
+export interface EarlierChart {
+  readonly tags: Int32Array;
+  readonly entries: Uint8Array;
 }
 
 /** One region's rankings. */
@@ -55,6 +66,11 @@ export interface RankedRegion {
  * Slides each region's windows across the days from `fromDay` and ranks each day's top tags for every
  * period and industry, as docs/charts.md defines them: window views, then publications, then name.
  * Each rank row carries the tag's rank the day before and whether the series never held it before.
+ *
+ * A day an earlier build ranked (`before`) is ranked again from that ranking: unless the window numbers of
+ * one of its tags fell, the new top tags are among the old ones and the tags whose numbers changed, since
+ * every other tag keeps numbers that ranked below the old top ones, which lost nothing. The old ones that
+ * did not change keep their order: only the changed tags are selected, then merged with them.
  */
 export function rankRegions(input: RankingInput, onRegion?: () => void): RankedRegion[] {
   const ranked: RankedRegion[] = [];
@@ -80,6 +96,24 @@ function* rankEachRegion(input: RankingInput): Generator<RankedRegion> {
     (activeViews[a] === activeViews[b] &&
       (activePubs[a]! > activePubs[b]! || (activePubs[a] === activePubs[b] && nameRank[a]! < nameRank[b]!)));
   const selectors = CHART_INDUSTRIES.map(() => new TopK(CHART_SIZE, better));
+  const changes = new DayChanges(tagCount);
+  const merged = new Int32Array(CHART_SIZE);
+  /**
+   * The top of `changed` (best first) and of the tags of an earlier ranking that did not change since `day`,
+   * in order: the earlier ranking itself when it stands.
+   */
+  const mergeUnchanged = (changed: Int32Array, earlier: Int32Array, day: number): Int32Array => {
+    let n = 0;
+    let a = 0;
+    let b = 0;
+    while (n < CHART_SIZE) {
+      while (b < earlier.length && changes.changedSince(earlier[b]!, day)) b++;
+      if (a < changed.length && (b === earlier.length || better(changed[a]!, earlier[b]!))) merged[n++] = changed[a++]!;
+      else if (b < earlier.length) merged[n++] = earlier[b++]!;
+      else break;
+    }
+    return a === 0 && n === earlier.length ? earlier : merged.slice(0, n);
+  };
   // Scratch space, zero between uses: each tag's rank the day before.
   const rankOf = new Int32Array(tagCount);
   const windows = PERIODS.map(() => new SlidingWindow(tagCount));
@@ -107,7 +141,15 @@ function* rankEachRegion(input: RankingInput): Generator<RankedRegion> {
     });
     const previous = [...region.previous];
     const firsts = region.firsts.map((pairs) => new SeriesFirsts(pairs, fromDay));
+    changes.clear();
+    // Ranked before, and so is every recomputed day before it: what changed in its windows is known.
+    let rankedBefore = region.before !== undefined;
+    // By series: whether each day so far ranked as before, so that the rows of the next day may too.
+    const ranksAsBefore = new Uint8Array(SERIES_PER_SLOT).fill(1);
     for (let day = fromDay; day <= lastDay; day++) {
+      const earlier = rankedBefore ? region.before![day - fromDay] : undefined;
+      if (earlier) changes.note(day, stored(day), region.recomputed[day - fromDay]);
+      else rankedBefore = false;
       for (let p = 0; p < PERIODS.length; p++) {
         const window = windows[p]!;
         window.addIf(dayOf(day));
@@ -115,16 +157,41 @@ function* rankEachRegion(input: RankingInput): Generator<RankedRegion> {
         activeViews = window.views;
         activePubs = window.pubs;
         for (const selector of selectors) selector.reset();
-        for (const tag of window.candidates()) {
-          selectors[0]!.offer(tag);
-          const industry = industryOf[tag]!;
-          if (industry !== 0) selectors[industry]!.offer(tag);
+        const series = p * CHART_INDUSTRIES.length;
+        const since = day - PERIODS[p]! + 1;
+        const warm = earlier !== undefined && !changes.fellAmong(earlier, series, selectors.length, since);
+        if (warm) {
+          // Only the changed tags are selected; the others keep their earlier order, merged in below.
+          for (const tag of changes.since(since)) {
+            if (activeViews[tag]! <= 0) continue;
+            selectors[0]!.offer(tag);
+            const industry = industryOf[tag]!;
+            if (industry !== 0) selectors[industry]!.offer(tag);
+          }
+        } else {
+          for (const tag of window.candidates()) {
+            selectors[0]!.offer(tag);
+            const industry = industryOf[tag]!;
+            if (industry !== 0) selectors[industry]!.offer(tag);
+          }
         }
         for (let i = 0; i < selectors.length; i++) {
-          const ranked = selectors[i]!.sorted();
-          const s = p * CHART_INDUSTRIES.length + i;
-          const before = previous[s]!;
+          const s = series + i;
+          const earlierChart = warm ? earlier[s]! : undefined;
+          const ranked = earlierChart ? mergeUnchanged(selectors[i]!.sorted(), earlierChart.tags, since) : selectors[i]!.sorted();
           const first = firsts[s]!;
+          if (earlierChart && ranked === earlierChart.tags && ranksAsBefore[s] === 1) {
+            // Ranked as before, after the same rankings: the same rows, with the same tags new to the series.
+            entryBuffer.set(earlierChart.entries, end);
+            for (let r = 0; r < ranked.length; r++)
+              if (earlierChart.entries[r * CHART_ENTRY_BYTES + 4]! >> 7 === 1) first.add(ranked[r]!, day);
+            previous[s] = ranked;
+            end += earlierChart.entries.length;
+            ends[chart++] = end;
+            continue;
+          }
+          ranksAsBefore[s] = 0;
+          const before = previous[s]!;
           for (let r = 0; r < before.length; r++) rankOf[before[r]!] = r + 1;
           const at = entryBuffer.subarray(end, end + ranked.length * CHART_ENTRY_BYTES);
           for (let r = 0; r < ranked.length; r++) {
@@ -324,6 +391,102 @@ class SeriesFirsts {
     all.set(this.kept);
     all.set(this.added, this.kept.length);
     return all;
+  }
+}
+
+/**
+ * Which tags' numbers a build changed on the recomputed days, against the numbers an earlier build ranked
+ * them from: for each tag, the last such day, and the last day its views or publish count fell.
+ */
+class DayChanges {
+  private static readonly NEVER = -(2 ** 31);
+  private readonly changedOn: Int32Array;
+  private readonly fellOn: Int32Array;
+  /** Tags changed on any day so far, each once. */
+  private readonly changed: Int32Array;
+  private changedCount = 0;
+  private lastFall = DayChanges.NEVER;
+  // Scratch space, zero between uses: the earlier numbers of the day being compared.
+  private readonly oldViews: Float64Array;
+  private readonly oldPubs: Int32Array;
+  private readonly hadOld: Uint8Array;
+
+  constructor(tagCount: number) {
+    this.changedOn = new Int32Array(tagCount).fill(DayChanges.NEVER);
+    this.fellOn = new Int32Array(tagCount).fill(DayChanges.NEVER);
+    this.changed = new Int32Array(tagCount);
+    this.oldViews = new Float64Array(tagCount);
+    this.oldPubs = new Int32Array(tagCount);
+    this.hadOld = new Uint8Array(tagCount);
+  }
+
+  /** Back to no changes, for the next region. */
+  clear(): void {
+    for (let i = 0; i < this.changedCount; i++) {
+      this.changedOn[this.changed[i]!] = DayChanges.NEVER;
+      this.fellOn[this.changed[i]!] = DayChanges.NEVER;
+    }
+    this.changedCount = 0;
+    this.lastFall = DayChanges.NEVER;
+  }
+
+  /** Compares a day's numbers with those it had (undefined: none). */
+  note(day: number, old: RegionDay | undefined, now: RegionDay | undefined): void {
+    if (old) {
+      for (let i = 0; i < old.tags.length; i++) {
+        const tag = old.tags[i]!;
+        this.oldViews[tag] = old.views[i]!;
+        this.oldPubs[tag] = old.pubs[i]!;
+        this.hadOld[tag] = 1;
+      }
+    }
+    if (now) {
+      for (let i = 0; i < now.tags.length; i++) {
+        const tag = now.tags[i]!;
+        const views = now.views[i]!;
+        const pubs = now.pubs[i]!;
+        if (this.hadOld[tag] === 0) this.change(tag, day, views < 0 || pubs < 0);
+        else {
+          this.hadOld[tag] = 0;
+          const oldViews = this.oldViews[tag]!;
+          const oldPubs = this.oldPubs[tag]!;
+          if (views !== oldViews || pubs !== oldPubs) this.change(tag, day, views < oldViews || pubs < oldPubs);
+        }
+      }
+    }
+    if (old) {
+      for (let i = 0; i < old.tags.length; i++) {
+        const tag = old.tags[i]!;
+        if (this.hadOld[tag] === 0) continue;
+        this.hadOld[tag] = 0;
+        this.change(tag, day, true);
+      }
+    }
+  }
+
+  private change(tag: number, day: number, fell: boolean): void {
+    if (this.changedOn[tag] === DayChanges.NEVER) this.changed[this.changedCount++] = tag;
+    this.changedOn[tag] = day;
+    if (fell) {
+      this.fellOn[tag] = day;
+      this.lastFall = day;
+    }
+  }
+
+  changedSince(tag: number, day: number): boolean {
+    return this.changedOn[tag]! >= day;
+  }
+
+  /** The tags changed on a day from `day` on. */
+  *since(day: number): Generator<number> {
+    for (let i = 0; i < this.changedCount; i++) if (this.changedOn[this.changed[i]!]! >= day) yield this.changed[i]!;
+  }
+
+  /** Whether the numbers of a tag of `charts[series .. series + count]` fell on a day from `day` on. */
+  fellAmong(charts: readonly EarlierChart[], series: number, count: number, day: number): boolean {
+    if (this.lastFall < day) return false;
+    for (let s = series; s < series + count; s++) for (const tag of charts[s]!.tags) if (this.fellOn[tag]! >= day) return true;
+    return false;
   }
 }
 

@@ -9,7 +9,7 @@ import { TagpulseError } from "../lib/errors.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
 import { readVideoGains, type VideoGains } from "./engine-gains.js";
 import {
-  decodeChartEntries,
+  decodeChartTags,
   decodeInts,
   decodeRegionDay,
   encodeDaySeries,
@@ -19,7 +19,7 @@ import {
   SERIES_BLOCK_DAYS,
   type RegionDay,
 } from "./series-codec.js";
-import { rankRegionsInParallel } from "./chart-ranking.js";
+import { rankRegionsInParallel, type EarlierChart } from "./chart-ranking.js";
 
 export interface BuildReport {
   /** False when the charts were already up to date. */
@@ -272,14 +272,30 @@ export function createEngineService(deps: { database: Database }): EngineService
       const i = industryIndex.get(industry);
       return slot === undefined || p === undefined || i === undefined ? undefined : seriesIndex(slot, p, i);
     };
+    // With the saved windows rolled back, the stored days hold what the last build ranked the recomputed
+    // days from, up to the saved day: its rankings of those days are a start for the new ones.
+    const rankedBefore: EarlierChart[][] = restore ? Array.from({ length: savedDay - fromDay + 1 }, () => []) : [];
+    const chartsRead = new Int32Array(rankedBefore.length);
     if (fromDay > firstDay) {
-      for await (const rows of streamRows(database, "select region, period, industry, entries from charts where day = ?", [fromDay - 1])) {
-        for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
+      for await (const rows of streamRows(
+        database,
+        "select day, region, period, industry, entries from charts where day >= ? and day <= ?",
+        [fromDay - 1, fromDay - 1 + rankedBefore.length],
+      )) {
+        for (const [day, region, period, industry, blob] of rows as [number, string, number, string, Uint8Array][]) {
           const s = seriesOf(region, Number(period), industry);
           if (s === undefined) continue;
-          previousRanked[s] = Int32Array.from(decodeChartEntries(blob), ([tag]) => tag);
+          const tags = decodeChartTags(blob);
+          if (Number(day) < fromDay) previousRanked[s] = tags;
+          else {
+            rankedBefore[Number(day) - fromDay]![s] = { tags, entries: blob };
+            chartsRead[Number(day) - fromDay]!++;
+          }
         }
       }
+      // A build stores every chart of its days: should one be missing, that day and those after it start over.
+      const incomplete = chartsRead.findIndex((count) => count < SERIES_COUNT);
+      if (incomplete >= 0) rankedBefore.length = incomplete;
       for await (const rows of streamRows(database, "select region, period, industry, firsts from chart_series")) {
         for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
           const s = seriesOf(region, Number(period), industry);
@@ -313,13 +329,14 @@ export function createEngineService(deps: { database: Database }): EngineService
         industryOf,
         regions: CHART_REGIONS.map((_, slot) => {
           const r = slotRegionIndex[slot]!;
-          const series = (list: Int32Array[]) => list.slice(seriesIndex(slot, 0, 0), seriesIndex(slot + 1, 0, 0));
+          const series = <T>(list: T[]) => list.slice(seriesIndex(slot, 0, 0), seriesIndex(slot + 1, 0, 0));
           return {
             stored: storedDays[slot]!,
             recomputed: newDays.map((perRegion) => (r < 0 ? undefined : perRegion[r])),
             saved: savedWindows[slot]!,
             previous: series(previousRanked),
             firsts: series(storedFirsts),
+            ...(restore ? { before: rankedBefore.map(series) } : {}),
           };
         }),
       },

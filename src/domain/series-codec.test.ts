@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ChartEntry } from "./chart-model.js";
 import {
   decodeChartEntries,
+  decodeChartTags,
   decodeDaySeries,
   decodeInts,
   decodeRegionDay,
@@ -56,7 +57,10 @@ describe("chart entries codec", () => {
       fc.property(fc.array(entry, { maxLength: 100 }), (entries) => {
         const encoded = encodeChartEntries(entries);
         expect(encoded.length).toBeLessThan(1000);
-        expect(decodeChartEntries(Buffer.concat([Buffer.from([7]), encoded]).subarray(1))).toEqual(entries);
+        const unaligned = Buffer.concat([Buffer.from([7]), encoded]).subarray(1);
+        expect(decodeChartEntries(unaligned)).toEqual(entries);
+        // The tags alone, as the ranking holds them (ids are below 2^31).
+        expect(Array.from(decodeChartTags(unaligned))).toEqual(entries.map(([tag]) => tag | 0));
       }),
     );
   });

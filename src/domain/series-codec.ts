@@ -79,6 +79,14 @@ export function decodeChartEntries(buffer: Uint8Array): ChartEntry[] {
   return entries;
 }
 
+/** The tags of a chart's entries, in rank order. */
+export function decodeChartTags(buffer: Uint8Array): Int32Array {
+  const view = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const tags = new Int32Array(Math.floor(view.length / CHART_ENTRY_BYTES));
+  for (let i = 0; i < tags.length; i++) tags[i] = view.readUInt32LE(i * CHART_ENTRY_BYTES);
+  return tags;
+}
+
 export const CHART_ENTRY_BYTES = 5;
 
 /** Int32 values to bytes and back (first-entry pairs). */
