@@ -7,7 +7,8 @@
  *   npm run bench:engine -- [--days 150] [--videos-per-day 12000] [--db sqlite,postgres] [--day-runs 1]
  *
  * `--day-runs N` runs one more day N times on SQLite, each on a copy of the built database, and prints the
- * median with the range: the machine's speed varies from run to run. A fixed loop timed before and after
+ * medians with the ranges, of the ingest, the build and the two together: the machine's speed varies from
+ * run to run. A fixed loop timed before and after
  * all runs tells how fast the machine was.
  *
  * PostgreSQL is read from BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
@@ -49,7 +50,17 @@ interface Result {
   fullBuildSeconds: number;
   charts: number;
   /** The last day: its ingest, then the incremental build (medians over the runs, with each one's range). */
-  oneMoreDay: { ingestSeconds: number; buildSeconds: number; observations: number; runs: number; ingestRange: string; buildRange: string };
+  oneMoreDay: {
+    ingestSeconds: number;
+    buildSeconds: number;
+    observations: number;
+    runs: number;
+    ingestRange: string;
+    buildRange: string;
+    /** Each run's ingest and build together: the median and the range. */
+    totalSeconds: number;
+    totalRange: string;
+  };
   /** Peak RSS of each phase's process, in MB. */
   peakRssMb: { ingest: number; build: number; day: number };
   databaseMb: number;
@@ -201,6 +212,7 @@ async function runDatabase(kind: string, world: World): Promise<Result> {
   const day = dayResults[0]!;
   const ingestTimes = dayResults.map((d) => d.ingestSeconds!);
   const buildTimes = dayResults.map((d) => d.seconds - d.ingestSeconds!);
+  const totalTimes = dayResults.map((d) => d.seconds);
   const lastDay = startDay + days - 1;
   if (day.fromDay !== null && day.fromDay < lastDay) {
     console.log(`  the last day's feed made charts stale from ${lastDay - day.fromDay} days before it (late or back-dated data)`);
@@ -219,6 +231,8 @@ async function runDatabase(kind: string, world: World): Promise<Result> {
       runs,
       ingestRange: range(ingestTimes),
       buildRange: range(buildTimes),
+      totalSeconds: median(totalTimes),
+      totalRange: range(totalTimes),
     },
     peakRssMb: { ingest: ingest.peakRssMb, build: build.peakRssMb, day: Math.max(...dayResults.map((d) => d.peakRssMb)) },
     databaseMb: await databaseSize(kind),
@@ -307,7 +321,7 @@ if (values.child) {
   for (const r of results) {
     const rss = r.peakRssMb;
     console.log(
-      `| ${r.database} | ${r.observations.toLocaleString("en-US")} | ${Math.round(r.observationsPerSecond).toLocaleString("en-US")} | ${fmt(r.fullBuildSeconds)} | ${r.charts.toLocaleString("en-US")} | ${fmt(r.oneMoreDay.ingestSeconds, 2)} + ${fmt(r.oneMoreDay.buildSeconds, 2)} (${r.oneMoreDay.observations.toLocaleString("en-US")} obs${r.oneMoreDay.runs > 1 ? `; median of ${r.oneMoreDay.runs} runs: ${r.oneMoreDay.ingestRange} + ${r.oneMoreDay.buildRange}` : ""}) | ${Math.round(Math.max(rss.ingest, rss.build, rss.day))} (${Math.round(rss.ingest)} / ${Math.round(rss.build)} / ${Math.round(rss.day)}) | ${Math.round(r.databaseMb)} |`,
+      `| ${r.database} | ${r.observations.toLocaleString("en-US")} | ${Math.round(r.observationsPerSecond).toLocaleString("en-US")} | ${fmt(r.fullBuildSeconds)} | ${r.charts.toLocaleString("en-US")} | ${fmt(r.oneMoreDay.ingestSeconds, 2)} + ${fmt(r.oneMoreDay.buildSeconds, 2)} (${r.oneMoreDay.observations.toLocaleString("en-US")} obs${r.oneMoreDay.runs > 1 ? `; median of ${r.oneMoreDay.runs} runs: ${r.oneMoreDay.ingestRange} + ${r.oneMoreDay.buildRange}, together ${fmt(r.oneMoreDay.totalSeconds, 2)} (${r.oneMoreDay.totalRange})` : ""}) | ${Math.round(Math.max(rss.ingest, rss.build, rss.day))} (${Math.round(rss.ingest)} / ${Math.round(rss.build)} / ${Math.round(rss.day)}) | ${Math.round(r.databaseMb)} |`,
     );
   }
 }
