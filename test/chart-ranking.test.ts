@@ -78,6 +78,29 @@ function randomInput(
   };
 }
 
+/**
+ * The input with the days up to `savedDay` as an earlier build ranked them from the stored days, and
+ * the windows it saved on that day: the second thread starts from those rankings too.
+ */
+function rankedBefore(input: RankingInput, savedDay: number): RankingInput {
+  const { fromDay } = input;
+  const days = Array.from({ length: savedDay - fromDay + 1 }, (_, d) => fromDay + d);
+  const { savedDay: _, ...fromStored } = input;
+  const earlier = rankRegions({
+    ...fromStored,
+    lastDay: savedDay,
+    regions: input.regions.map((region) => ({ ...region, recomputed: days.map((day) => region.stored.get(day)) })),
+  });
+  return {
+    ...input,
+    regions: input.regions.map((region, r) => ({
+      ...region,
+      saved: earlier[r]!.windows,
+      before: chartsByDay(earlier[r]!.entries, earlier[r]!.ends, days.length),
+    })),
+  };
+}
+
 describe("ranking on two threads", () => {
   beforeAll(async () => {
     if (!fs.existsSync(compiledModule))
@@ -86,9 +109,10 @@ describe("ranking on two threads", () => {
   });
 
   for (const savedDay of [undefined, 1_003]) {
-    it(`gives the rankings of one thread, region by region, for 35 days ${savedDay === undefined ? "from stored days" : "from saved windows"}`, async () => {
+    it(`gives the rankings of one thread, region by region, for 35 days ${savedDay === undefined ? "from stored days" : "from saved windows and earlier rankings"}`, async () => {
       const rng = new Rng(savedDay ?? 7, 1);
-      const { input, pool } = randomInput(rng, 5, 1_000, 1_034, savedDay);
+      const { input: random, pool } = randomInput(rng, 5, 1_000, 1_034, savedDay);
+      const input = savedDay === undefined ? random : rankedBefore(random, savedDay);
       const stored = input.regions.map((region) => [...region.stored.values()].map((day) => Array.from(day.views)));
       // A copy: the recomputed days it holds are the input's, which move to the other thread and back.
       const expected = structuredClone(rankRegions(input));
