@@ -8,8 +8,7 @@
  *
  * `--day-runs N` runs one more day N times on SQLite, each on a copy of the built database, and prints the
  * medians with the ranges, of the ingest, the build and the two together: the machine's speed varies from
- * run to run. A fixed loop timed before and after
- * all runs tells how fast the machine was.
+ * run to run. A fixed loop timed before and after all runs tells how fast the machine was.
  *
  * PostgreSQL is read from BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
  */
