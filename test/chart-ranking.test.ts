@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CHART_INDUSTRIES, PERIODS } from "../src/domain/chart-model.js";
 import { rankRegions, type EarlierChart, type RankingInput, type RegionRanking } from "../src/domain/chart-ranking.js";
-import { CHART_ENTRY_BYTES, decodeChartEntries, type RegionDay } from "../src/domain/series-codec.js";
+import { CHART_ENTRY_BYTES, decodeChartTags, type RegionDay } from "../src/domain/series-codec.js";
 import { Rng } from "../src/lib/rng.js";
 
 const compiledModule = path.resolve("dist/domain/chart-ranking.js");
@@ -145,7 +145,7 @@ function chartsByDay(entries: Uint8Array, ends: Int32Array, days: number): Earli
       const chart = d * SERIES + series;
       const rows = entries.slice(chart === 0 ? 0 : ends[chart - 1]!, ends[chart]);
       expect(rows.length % CHART_ENTRY_BYTES).toBe(0);
-      return { tags: Int32Array.from(decodeChartEntries(rows), ([tag]) => tag), entries: rows };
+      return { tags: decodeChartTags(rows), entries: rows };
     }),
   );
 }

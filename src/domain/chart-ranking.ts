@@ -96,6 +96,12 @@ function* rankEachRegion(input: RankingInput): Generator<RankedRegion> {
     (activeViews[a] === activeViews[b] &&
       (activePubs[a]! > activePubs[b]! || (activePubs[a] === activePubs[b] && nameRank[a]! < nameRank[b]!)));
   const selectors = CHART_INDUSTRIES.map(() => new TopK(CHART_SIZE, better));
+  /** Offers a candidate to the selection of every industry and to its own industry's. */
+  const offer = (tag: number) => {
+    selectors[0]!.offer(tag);
+    const industry = industryOf[tag]!;
+    if (industry !== 0) selectors[industry]!.offer(tag);
+  };
   const changes = new DayChanges(tagCount);
   const merged = new Int32Array(CHART_SIZE);
   /**
@@ -162,18 +168,9 @@ function* rankEachRegion(input: RankingInput): Generator<RankedRegion> {
         const warm = earlier !== undefined && !changes.fellAmong(earlier, series, selectors.length, since);
         if (warm) {
           // Only the changed tags are selected; the others keep their earlier order, merged in below.
-          for (const tag of changes.since(since)) {
-            if (activeViews[tag]! <= 0) continue;
-            selectors[0]!.offer(tag);
-            const industry = industryOf[tag]!;
-            if (industry !== 0) selectors[industry]!.offer(tag);
-          }
+          for (const tag of changes.since(since)) if (activeViews[tag]! > 0) offer(tag);
         } else {
-          for (const tag of window.candidates()) {
-            selectors[0]!.offer(tag);
-            const industry = industryOf[tag]!;
-            if (industry !== 0) selectors[industry]!.offer(tag);
-          }
+          for (const tag of window.candidates()) offer(tag);
         }
         for (let i = 0; i < selectors.length; i++) {
           const s = series + i;
