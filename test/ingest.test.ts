@@ -263,6 +263,41 @@ for (const database of TEST_DATABASES) {
       expect(Number(count.n)).toBe(50);
     });
 
+    it("stores nothing of a batch whose last statement fails, passes the database's error on, and a rerun stores it all", async () => {
+      const { db, sqlite } = context.database;
+      // Creators are written after the batch's observations, hashtags and videos.
+      if (sqlite) {
+        sqlite.exec(
+          "create trigger refuse before insert on creators when new.username = 'refused' begin select raise(abort, 'creator refused'); end",
+        );
+      } else {
+        await sql`create function refuse_creator() returns trigger language plpgsql as $$
+          begin if new.username = 'refused' then raise exception 'creator refused'; end if; return new; end $$`.execute(db);
+        await sql`create trigger refuse before insert on creators for each row execute function refuse_creator()`.execute(db);
+      }
+      const lines = Array.from({ length: 20 }, (_, i) =>
+        JSON.stringify(valid({ id: String(7301234567890123456n + BigInt(i)), username: i === 13 ? "refused" : `creator${i}` })),
+      );
+      const file = writeLines("obs.ndjson", lines);
+      await expect(context.ingest.ingestObservations(readRecords(file))).rejects.toThrow(/creator refused/);
+      const counts = async () =>
+        Promise.all(
+          (["observations", "videos", "video_tags", "creators"] as const).map(async (table) => {
+            const row = await db
+              .selectFrom(table)
+              .select((eb) => eb.fn.countAll().as("n"))
+              .executeTakeFirstOrThrow();
+            return Number(row.n);
+          }),
+        );
+      expect(await counts()).toEqual([0, 0, 0, 0]);
+
+      await sql`drop trigger refuse${sqlite ? sql`` : sql` on creators`}`.execute(db);
+      const rerun = await context.ingest.ingestObservations(readRecords(file));
+      expect(rerun).toMatchObject({ complete: true, accepted: 20, duplicate: 0 });
+      expect(await counts()).toEqual([20, 20, 40, 20]);
+    });
+
     it("rejects catalog entries with an unknown industry or a malformed id, and keeps the others", async () => {
       const file = path.join(dir, "catalog.json");
       fs.writeFileSync(

@@ -1,4 +1,5 @@
-import { sql, type Transaction } from "kysely";
+import { setImmediate } from "node:timers/promises";
+import { sql, type RawBuilder, type Transaction } from "kysely";
 import type { Database } from "../db/database.js";
 import type { DatabaseSchema } from "../db/schema.js";
 import { BUMP_GENERATION_SQL, markStale } from "./engine-state.js";
@@ -10,6 +11,7 @@ import {
   planBatch,
   storedTagsToName,
   VIDEO_COLUMNS,
+  VIDEO_TRACKING_COLUMNS,
   type BatchPlan,
   type RowColumns,
   type StoredCreator,
@@ -113,15 +115,16 @@ export function createPostgresObservationWriter(database: Database): Observation
         await sql.raw(BUMP_GENERATION_SQL).execute(trx);
         await preferIndexLookups(trx);
 
-        const videos = new Map<string, StoredVideo>();
-        const videoRows = await sql<StoredVideo & { video_id: string }>`
+        // Both sent at once: the creators are looked up while the videos' rows are read here.
+        const videoRows = sql<StoredVideo & { video_id: string }>`
         select ${columnNames(VIDEO_COLUMNS)} from videos where video_id = any(${array(videoIds)}::text[])`.execute(trx);
-        for (const row of videoRows.rows) videos.set(row.video_id, row);
-
-        const creators = new Map<string, StoredCreator>();
-        const creatorRows = await sql<StoredCreator & { username: string }>`
+        const creatorRows = sql<StoredCreator & { username: string }>`
         select ${columnNames(CREATOR_COLUMNS)} from creators where username = any(${array(usernames)}::text[])`.execute(trx);
-        for (const { username, ...creator } of creatorRows.rows) creators.set(username, creator);
+        creatorRows.catch(() => {}); // awaited below
+        const videos = new Map<string, StoredVideo>();
+        for (const row of (await videoRows).rows) videos.set(row.video_id, row);
+        const creators = new Map<string, StoredCreator>();
+        for (const { username, ...creator } of (await creatorRows).rows) creators.set(username, creator);
 
         // By video, then by time: no key string per observation.
         const views = new Map<string, Map<number, number>>();
@@ -197,48 +200,64 @@ export function createPostgresObservationWriter(database: Database): Observation
   // rows, updates for the others, as an upsert's speculative insertion costs more than either.
   async function store(trx: Transaction<DatabaseSchema>, plan: BatchPlan): Promise<void> {
     const { inserted, raised } = plan;
+    // Each statement is sent before the parameters of the next are built, which then overlaps the
+    // server's work on it. The connection runs them in order; the first to fail fails the batch.
+    const sent: Promise<unknown>[] = [];
+    const send = async (statement: RawBuilder<unknown>) => {
+      const done = statement.execute(trx);
+      done.catch(() => {}); // awaited below, once every statement is sent
+      sent.push(done);
+      await setImmediate();
+    };
     if (inserted.videoId.length > 0) {
-      await sql`
+      await send(sql`
         insert into observations (video_id, observed_at, view_count)
-        select * from unnest(${array(inserted.videoId)}::text[], ${array(inserted.observedAt)}::bigint[], ${array(inserted.viewCount)}::bigint[])`.execute(
-        trx,
-      );
+        select * from unnest(${array(inserted.videoId)}::text[], ${array(inserted.observedAt)}::bigint[], ${array(inserted.viewCount)}::bigint[])`);
     }
     if (raised.videoId.length > 0) {
-      await sql`
+      await send(sql`
         update observations o set view_count = r.view_count
         from unnest(${array(raised.videoId)}::text[], ${array(raised.observedAt)}::bigint[], ${array(raised.viewCount)}::bigint[])
           as r (video_id, observed_at, view_count)
-        where o.video_id = r.video_id and o.observed_at = r.observed_at`.execute(trx);
+        where o.video_id = r.video_id and o.observed_at = r.observed_at`);
     }
     if (plan.removedTags.tag.length > 0) {
-      await sql`
+      await send(sql`
         delete from video_tags using unnest(${array(plan.removedTags.tag)}::integer[], ${array(plan.removedTags.videoId)}::text[]) as r (tag, video_id)
-        where video_tags.tag = r.tag and video_tags.video_id = r.video_id`.execute(trx);
+        where video_tags.tag = r.tag and video_tags.video_id = r.video_id`);
     }
     if (plan.addedTags.tag.length > 0) {
-      await sql`
+      await send(sql`
         insert into video_tags (tag, video_id)
         select * from unnest(${array(plan.addedTags.tag)}::integer[], ${array(plan.addedTags.videoId)}::text[])
         -- In key order, each tag's new rows go to one place of the index.
-        order by 1, 2`.execute(trx);
+        order by 1, 2`);
     }
-    const [newVideos, changedVideos] = partition(plan.videos, plan.videoIsNew);
+    const [newVideos, storedVideos] = partition(plan.videos, plan.videoIsNew);
     if (newVideos.length > 0) {
-      await sql`insert into videos (${columnNames(VIDEO_COLUMNS)}) select * from ${rowsOf(newVideos, VIDEO_COLUMNS)}`.execute(trx);
+      await send(sql`insert into videos (${columnNames(VIDEO_COLUMNS)}) select * from ${rowsOf(newVideos, VIDEO_COLUMNS)}`);
     }
-    if (changedVideos.length > 0) {
-      await sql`update videos v set ${settings(VIDEO_COLUMNS)} from ${rowsOf(changedVideos, VIDEO_COLUMNS)}
-        where v.video_id = r.video_id`.execute(trx);
+    // Most stored videos keep their attributes: their names, region and tags need not travel again.
+    const [tracked, changed] = partition(
+      storedVideos,
+      plan.videoKeepsAttributes.filter((_, k) => !plan.videoIsNew[k]),
+    );
+    for (const [rows, columns] of [
+      [tracked, VIDEO_TRACKING_COLUMNS],
+      [changed, VIDEO_COLUMNS],
+    ] as const) {
+      if (rows.length === 0) continue;
+      await send(sql`update videos v set ${settings(columns)} from ${rowsOf(rows, columns)} where v.video_id = r.video_id`);
     }
     const [newCreators, changedCreators] = partition(plan.creators, plan.creatorIsNew);
     if (newCreators.length > 0) {
-      await sql`insert into creators (${columnNames(CREATOR_COLUMNS)}) select * from ${rowsOf(newCreators, CREATOR_COLUMNS)}`.execute(trx);
+      await send(sql`insert into creators (${columnNames(CREATOR_COLUMNS)}) select * from ${rowsOf(newCreators, CREATOR_COLUMNS)}`);
     }
     if (changedCreators.length > 0) {
-      await sql`update creators c set ${settings(CREATOR_COLUMNS)} from ${rowsOf(changedCreators, CREATOR_COLUMNS)}
-        where c.username = r.username`.execute(trx);
+      await send(sql`update creators c set ${settings(CREATOR_COLUMNS)} from ${rowsOf(changedCreators, CREATOR_COLUMNS)}
+        where c.username = r.username`);
     }
+    await Promise.all(sent);
     if (plan.dirtyFrom !== Number.POSITIVE_INFINITY) await markStale(trx, "from", plan.dirtyFrom);
     if (plan.recountFrom !== Number.POSITIVE_INFINITY) await markStale(trx, "recountFrom", plan.recountFrom);
     if (plan.recounted.length > 0) {

@@ -3,7 +3,7 @@ import {
   CREATOR_COLUMNS,
   partition,
   planBatch,
-  VIDEO_ATTRIBUTES,
+  VIDEO_TRACKING_COLUMNS,
   VIDEO_COLUMNS,
   type BatchPlan,
   type CreatorRow,
@@ -55,7 +55,7 @@ export function createSqliteObservationWriter(sqlite: SqliteDatabase.Database): 
     "videos",
     VIDEO_COLUMNS,
     // A video that keeps its attributes leaves the index on create_time alone.
-    VIDEO_COLUMNS.slice(1).filter(([name]) => !VIDEO_ATTRIBUTES.includes(name)),
+    VIDEO_TRACKING_COLUMNS.slice(1),
   );
   const selectVideo = sqlite.prepare<[string], StoredVideo>(videoRows.select);
   const insertVideoTags = multiRowStatement(sqlite, "insert or ignore into video_tags (tag, video_id) values", 2);

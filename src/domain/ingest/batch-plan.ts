@@ -44,6 +44,9 @@ export const VIDEO_COLUMNS: RowColumns<VideoRow> = [
 /** The attributes a video counts with: a plan's `videoKeepsAttributes` says whether they stay as stored. */
 export const VIDEO_ATTRIBUTES: readonly (keyof VideoRow)[] = ["create_time", "region", "username", "tags"];
 
+/** The key and the columns that follow a video's observations: all that a stored video keeping its attributes changes. */
+export const VIDEO_TRACKING_COLUMNS: RowColumns<VideoRow> = VIDEO_COLUMNS.filter(([name]) => !VIDEO_ATTRIBUTES.includes(name));
+
 export const CREATOR_COLUMNS: RowColumns<CreatorRow> = [
   ["username", "text"],
   ["nick_name", "text"],
