@@ -6,11 +6,13 @@
  *
  *   npm run bench:engine -- [--days 150] [--videos-per-day 12000] [--db sqlite,postgres] [--day-runs 1]
  *
- * `--day-runs N` runs one more day N times on SQLite, each on a copy of the built database, and prints the
- * medians with the ranges, of the ingest, the build and the two together: the machine's speed varies from
- * run to run. A fixed loop timed before and after all runs tells how fast the machine was.
+ * `--day-runs N` runs one more day N times, each on a copy of the built database, and prints the medians
+ * with the ranges, of the ingest, the build and the two together: the machine's speed varies from run to
+ * run. A fixed loop timed before and after all runs tells how fast the machine was.
  *
- * PostgreSQL is read from BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
+ * PostgreSQL is the server of BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test), in
+ * databases of the benchmark's own that it creates and drops there: tagpulse_engine_bench and, with
+ * --day-runs, tagpulse_engine_bench_built.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -120,8 +122,29 @@ async function prepareWorld(): Promise<World> {
   return files;
 }
 
-function databaseOf(kind: string): { url: string; schema?: string } {
-  return kind === "sqlite" ? { url: path.join(dir, "bench.db") } : { url: postgresUrl, schema: "tagpulse_bench" };
+/** The benchmark's PostgreSQL database, on BENCH_POSTGRES_URL's server, and the copy of it as built. */
+const POSTGRES_DATABASE = "tagpulse_engine_bench";
+const POSTGRES_BUILT = `${POSTGRES_DATABASE}_built`;
+
+function databaseOf(kind: string): { url: string } {
+  if (kind === "sqlite") return { url: path.join(dir, "bench.db") };
+  const url = new URL(postgresUrl);
+  url.pathname = `/${POSTGRES_DATABASE}`;
+  return { url: url.toString() };
+}
+
+/** Runs statements on BENCH_POSTGRES_URL's database, outside the benchmark's own, which they may create or drop. */
+async function onPostgresServer(statements: (fileCopy: string) => readonly string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  try {
+    // Since PostgreSQL 15 a database is copied through the write-ahead log unless told to copy its files.
+    const version = await client.query<{ v: string }>("select current_setting('server_version_num') as v");
+    const fileCopy = Number(version.rows[0]!.v) >= 150_000 ? " strategy file_copy" : "";
+    for (const statement of statements(fileCopy)) await client.query(statement);
+  } finally {
+    await client.end();
+  }
 }
 
 /**
@@ -129,19 +152,15 @@ function databaseOf(kind: string): { url: string; schema?: string } {
  * `tagpulse build --full`, then `tagpulse ingest` of the last day, which brings the charts up to date.
  */
 async function runPhase(kind: string, phase: Phase, world: World): Promise<PhaseResult> {
-  const { url, schema } = databaseOf(kind);
+  const { url } = databaseOf(kind);
   if (phase === "ingest") {
-    if (schema) {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      await client.query(`drop schema if exists ${schema} cascade`);
-      await client.query(`create schema ${schema}`);
-      await client.end();
+    if (kind === "postgres") {
+      await onPostgresServer(() => [`drop database if exists ${POSTGRES_DATABASE}`, `create database ${POSTGRES_DATABASE}`]);
     } else {
       for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(url + suffix, { force: true });
     }
   }
-  const context = await createContext(loadConfig({}, { databaseUrl: url }), schema ? { databaseSchema: schema } : {});
+  const context = await createContext(loadConfig({}, { databaseUrl: url }));
   const started = performance.now();
   let result: Omit<PhaseResult, "seconds" | "peakRssMb">;
   if (phase === "ingest") {
@@ -164,16 +183,15 @@ async function runPhase(kind: string, phase: Phase, world: World): Promise<Phase
   return { ...result, seconds, peakRssMb };
 }
 
-/** The database's size on disk, in MB: the SQLite file and its WAL, or the PostgreSQL schema's tables. */
+/** The database's size on disk, in MB: the SQLite file and its WAL, or the PostgreSQL database's tables. */
 async function databaseSize(kind: string): Promise<number> {
-  const { url, schema } = databaseOf(kind);
-  if (!schema)
+  const { url } = databaseOf(kind);
+  if (kind === "sqlite")
     return ["", "-wal"].reduce((sum, suffix) => sum + (fs.existsSync(url + suffix) ? fs.statSync(url + suffix).size : 0), 0) / 2 ** 20;
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const size = await client.query(
-    `select sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)))::bigint as bytes from pg_tables where schemaname = $1`,
-    [schema],
+    `select sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)))::bigint as bytes from pg_tables where schemaname = 'public'`,
   );
   await client.end();
   return Number(size.rows[0].bytes) / 2 ** 20;
@@ -194,20 +212,41 @@ function spawnPhase(kind: string, phase: Phase, world: World): PhaseResult {
 async function runDatabase(kind: string, world: World): Promise<Result> {
   const ingest = spawnPhase(kind, "ingest", world);
   const build = spawnPhase(kind, "build", world);
-  // On SQLite, each run of one more day starts from a copy of the built database (file and write-ahead log).
-  const runs = kind === "sqlite" ? dayRuns : 1;
+  // Each run of one more day starts from a copy of the built database: on SQLite its file and write-ahead
+  // log, on PostgreSQL a database made from it as a template.
+
   const file = databaseOf(kind).url;
   const built = ["", "-wal"].map((suffix): [string, string] => [file + suffix, `${file}.built${suffix}`]);
-  if (runs > 1) copyFiles(built);
-  const dayResults: PhaseResult[] = [];
-  for (let run = 0; run < runs; run++) {
-    if (run > 0) {
+  const keepBuilt = async () => {
+    if (kind === "sqlite") copyFiles(built);
+    else {
+      await onPostgresServer((fileCopy) => [
+        `drop database if exists ${POSTGRES_BUILT}`,
+        `create database ${POSTGRES_BUILT} template ${POSTGRES_DATABASE}${fileCopy}`,
+      ]);
+    }
+  };
+  const restoreBuilt = async () => {
+    if (kind === "sqlite") {
       fs.rmSync(`${file}-shm`, { force: true });
       copyFiles(built.map(([live, copy]) => [copy, live]));
+    } else {
+      await onPostgresServer((fileCopy) => [
+        `drop database ${POSTGRES_DATABASE}`,
+        `create database ${POSTGRES_DATABASE} template ${POSTGRES_BUILT}${fileCopy}`,
+      ]);
     }
+  };
+  if (dayRuns > 1) await keepBuilt();
+  const dayResults: PhaseResult[] = [];
+  for (let run = 0; run < dayRuns; run++) {
+    if (run > 0) await restoreBuilt();
     dayResults.push(spawnPhase(kind, "day", world));
   }
-  if (runs > 1) for (const [, copy] of built) fs.rmSync(copy, { force: true });
+  if (dayRuns > 1) {
+    if (kind === "sqlite") for (const [, copy] of built) fs.rmSync(copy, { force: true });
+    else await onPostgresServer(() => [`drop database ${POSTGRES_BUILT}`]);
+  }
   const day = dayResults[0]!;
   const ingestTimes = dayResults.map((d) => d.ingestSeconds!);
   const buildTimes = dayResults.map((d) => d.seconds - d.ingestSeconds!);
@@ -227,7 +266,7 @@ async function runDatabase(kind: string, world: World): Promise<Result> {
       ingestSeconds: median(ingestTimes),
       buildSeconds: median(buildTimes),
       observations: day.observations,
-      runs,
+      runs: dayRuns,
       ingestRange: range(ingestTimes),
       buildRange: range(buildTimes),
       totalSeconds: median(totalTimes),
