@@ -133,18 +133,49 @@ function databaseOf(kind: string): { url: string } {
   return { url: url.toString() };
 }
 
-/** Runs statements on BENCH_POSTGRES_URL's database, outside the benchmark's own, which they may create or drop. */
-async function onPostgresServer(statements: (fileCopy: string) => readonly string[]): Promise<void> {
+/**
+ * Drops PostgreSQL database `name` if it exists, then creates it anew, empty or as a copy of another,
+ * unless told to leave it dropped; from BENCH_POSTGRES_URL's database, outside the benchmark's own.
+ */
+async function replacePostgresDatabase(name: string, by: "empty" | "nothing" | { copyOf: string }): Promise<void> {
   const client = new pg.Client({ connectionString: postgresUrl });
   await client.connect();
   try {
-    // Since PostgreSQL 15 a database is copied through the write-ahead log unless told to copy its files.
-    const version = await client.query<{ v: string }>("select current_setting('server_version_num') as v");
-    const fileCopy = Number(version.rows[0]!.v) >= 150_000 ? " strategy file_copy" : "";
-    for (const statement of statements(fileCopy)) await client.query(statement);
+    await client.query(`drop database if exists ${name}`);
+    if (by === "empty") await client.query(`create database ${name}`);
+    else if (by !== "nothing") {
+      // Since PostgreSQL 15 a database is copied through the write-ahead log unless told to copy its files.
+      const version = await client.query<{ v: string }>("select current_setting('server_version_num') as v");
+      const fileCopy = Number(version.rows[0]!.v) >= 150_000 ? " strategy file_copy" : "";
+      await client.query(`create database ${name} template ${by.copyOf}${fileCopy}`);
+    }
   } finally {
     await client.end();
   }
+}
+
+/** The built database kept aside: put back before each further run of one more day, then dropped. */
+function builtCopy(kind: string): { keep(): Promise<void>; restore(): Promise<void>; drop(): Promise<void> } {
+  if (kind === "postgres") {
+    return {
+      keep: () => replacePostgresDatabase(POSTGRES_BUILT, { copyOf: POSTGRES_DATABASE }),
+      restore: () => replacePostgresDatabase(POSTGRES_DATABASE, { copyOf: POSTGRES_BUILT }),
+      drop: () => replacePostgresDatabase(POSTGRES_BUILT, "nothing"),
+    };
+  }
+  // The file and its write-ahead log.
+  const file = databaseOf(kind).url;
+  const built = ["", "-wal"].map((suffix): [string, string] => [file + suffix, `${file}.built${suffix}`]);
+  return {
+    keep: async () => copyFiles(built),
+    restore: async () => {
+      fs.rmSync(`${file}-shm`, { force: true });
+      copyFiles(built.map(([live, copy]) => [copy, live]));
+    },
+    drop: async () => {
+      for (const [, copy] of built) fs.rmSync(copy, { force: true });
+    },
+  };
 }
 
 /**
@@ -155,7 +186,7 @@ async function runPhase(kind: string, phase: Phase, world: World): Promise<Phase
   const { url } = databaseOf(kind);
   if (phase === "ingest") {
     if (kind === "postgres") {
-      await onPostgresServer(() => [`drop database if exists ${POSTGRES_DATABASE}`, `create database ${POSTGRES_DATABASE}`]);
+      await replacePostgresDatabase(POSTGRES_DATABASE, "empty");
     } else {
       for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(url + suffix, { force: true });
     }
@@ -212,41 +243,15 @@ function spawnPhase(kind: string, phase: Phase, world: World): PhaseResult {
 async function runDatabase(kind: string, world: World): Promise<Result> {
   const ingest = spawnPhase(kind, "ingest", world);
   const build = spawnPhase(kind, "build", world);
-  // Each run of one more day starts from a copy of the built database: on SQLite its file and write-ahead
-  // log, on PostgreSQL a database made from it as a template.
-
-  const file = databaseOf(kind).url;
-  const built = ["", "-wal"].map((suffix): [string, string] => [file + suffix, `${file}.built${suffix}`]);
-  const keepBuilt = async () => {
-    if (kind === "sqlite") copyFiles(built);
-    else {
-      await onPostgresServer((fileCopy) => [
-        `drop database if exists ${POSTGRES_BUILT}`,
-        `create database ${POSTGRES_BUILT} template ${POSTGRES_DATABASE}${fileCopy}`,
-      ]);
-    }
-  };
-  const restoreBuilt = async () => {
-    if (kind === "sqlite") {
-      fs.rmSync(`${file}-shm`, { force: true });
-      copyFiles(built.map(([live, copy]) => [copy, live]));
-    } else {
-      await onPostgresServer((fileCopy) => [
-        `drop database ${POSTGRES_DATABASE}`,
-        `create database ${POSTGRES_DATABASE} template ${POSTGRES_BUILT}${fileCopy}`,
-      ]);
-    }
-  };
-  if (dayRuns > 1) await keepBuilt();
+  // Each run of one more day starts from a copy of the built database.
+  const copy = builtCopy(kind);
+  if (dayRuns > 1) await copy.keep();
   const dayResults: PhaseResult[] = [];
   for (let run = 0; run < dayRuns; run++) {
-    if (run > 0) await restoreBuilt();
+    if (run > 0) await copy.restore();
     dayResults.push(spawnPhase(kind, "day", world));
   }
-  if (dayRuns > 1) {
-    if (kind === "sqlite") for (const [, copy] of built) fs.rmSync(copy, { force: true });
-    else await onPostgresServer(() => [`drop database ${POSTGRES_BUILT}`]);
-  }
+  if (dayRuns > 1) await copy.drop();
   const day = dayResults[0]!;
   const ingestTimes = dayResults.map((d) => d.ingestSeconds!);
   const buildTimes = dayResults.map((d) => d.seconds - d.ingestSeconds!);
