@@ -129,6 +129,22 @@ describe("the tagpulse command", () => {
     expect(out).toContain("shutting down");
   }, 60_000);
 
+  /** Each derived table of database file `file` as its row count and a digest of its rows in key order. */
+  const derived = (file: string) => {
+    const sqlite = new SqliteDatabase(path.join(dir, file), { readonly: true });
+    const tables = ["charts", "chart_series", "chart_windows", "tag_series", "region_days"].map((table) => {
+      const digest = crypto.createHash("sha256");
+      let rows = 0;
+      for (const row of sqlite.prepare(`select * from ${table} order by 1, 2, 3`).raw().iterate() as Iterable<unknown[]>) {
+        for (const value of row) digest.update(value instanceof Uint8Array ? value : String(value)).update("|");
+        rows++;
+      }
+      return { table, rows, digest: digest.digest("hex") };
+    });
+    sqlite.close();
+    return tables;
+  };
+
   it("brings a database file up to date day by day, to the same charts as a full rebuild", async () => {
     // 40 days from 2026-03-01 cross boundaries of the engine's 16-day series blocks (2026-03-16, 2026-04-01).
     await simulate({ seed: 5, days: 40, videosPerDay: 150, out: "long.ndjson", catalog: "long-catalog.json" });
@@ -159,8 +175,11 @@ describe("the tagpulse command", () => {
       return out;
     };
     const daily = await charts();
+    // Written while the last day was ranked, by the compiled build's writing thread.
+    const dailyTables = derived("daily.db");
     await tagpulseOn("daily.db", "build", "--full");
     expect(await charts()).toEqual(daily);
+    expect(derived("daily.db")).toEqual(dailyTables);
     expect((JSON.parse(daily[0]!) as { total: number }).total).toBe(100);
   });
 
@@ -178,22 +197,7 @@ describe("the tagpulse command", () => {
     expect(build.fromDay).toBeGreaterThan(build.firstDay);
     expect(build.days).toBeGreaterThanOrEqual(30);
     expect(build.rankingThreads).toBe(2);
-    // Each derived table as its row count and a digest of its rows in key order.
-    const derived = () => {
-      const sqlite = new SqliteDatabase(path.join(dir, "two.db"), { readonly: true });
-      const tables = ["charts", "chart_series", "chart_windows", "tag_series", "region_days"].map((table) => {
-        const digest = crypto.createHash("sha256");
-        let rows = 0;
-        for (const row of sqlite.prepare(`select * from ${table} order by 1, 2, 3`).raw().iterate() as Iterable<unknown[]>) {
-          for (const value of row) digest.update(value instanceof Uint8Array ? value : String(value)).update("|");
-          rows++;
-        }
-        return { table, rows, digest: digest.digest("hex") };
-      });
-      sqlite.close();
-      return tables;
-    };
-    const twoThreads = derived();
+    const twoThreads = derived("two.db");
     expect(twoThreads[0]!.rows).toBeGreaterThan(45 * 1000);
 
     // Run from TypeScript sources, the same engine ranks on this thread alone.
@@ -201,11 +205,11 @@ describe("the tagpulse command", () => {
     const oneThread = await context.engine.build({ full: true });
     await context.close();
     expect(oneThread.rankingThreads).toBe(1);
-    expect(derived()).toEqual(twoThreads);
+    expect(derived("two.db")).toEqual(twoThreads);
 
     const full = JSON.parse((await tagpulseOn("two.db", "build", "--full", "--json")).stdout) as Report["build"];
     expect(full.rankingThreads).toBe(2);
-    expect(derived()).toEqual(twoThreads);
+    expect(derived("two.db")).toEqual(twoThreads);
   });
 
   it("refuses a bad parameter with a message naming it and exit code 2", async () => {

@@ -1,5 +1,5 @@
 import Cursor from "pg-cursor";
-import type { Database } from "./database.js";
+import type { Database, Dialect } from "./database.js";
 import { copyRows } from "./pg-copy.js";
 
 /**
@@ -82,6 +82,7 @@ export type BulkColumn = readonly [name: string, pgType: "int4" | "int8" | "floa
 
 /** Statements of one write transaction. */
 export interface BulkWriter {
+  readonly dialect: Dialect;
   exec(sqlText: string, params?: unknown[]): Promise<void>;
   /** Rows of a query inside the transaction, each as an array of its columns. */
   query(sqlText: string, params?: unknown[]): Promise<unknown[][]>;
@@ -99,6 +100,7 @@ export async function withBulkWriter(database: Database, work: (writer: BulkWrit
     sqlite.exec("begin immediate");
     try {
       await work({
+        dialect: "sqlite",
         async exec(sqlText, params = []) {
           sqlite.prepare(sqlText).run(...params);
         },
@@ -143,6 +145,7 @@ export async function withBulkWriter(database: Database, work: (writer: BulkWrit
   try {
     await client.query("begin");
     await work({
+      dialect: "postgres",
       async exec(sqlText, params = []) {
         await client.query(toPostgres(sqlText), params);
       },

@@ -223,7 +223,7 @@ function* rankEachRegion(input: RankingInput): Generator<RankedRegion> {
  * 0.65-0.82 s on two threads against 0.49-0.53 s on one, and 0.58-0.64 s against 0.42-0.46 s with the
  * thread started as the build began; a full build ranked in 4.2-5.0 s against 7.1 s.
  */
-const SECOND_THREAD_DAYS = 30;
+export const SECOND_THREAD_DAYS = 30;
 
 /**
  * Ranks the regions on this thread and, for builds of at least SECOND_THREAD_DAYS days run compiled, on

@@ -1,25 +1,23 @@
-import { streamRows, withBulkWriter, type BulkWriter } from "../db/bulk.js";
-import { checkpointInBackground } from "../db/checkpoint.js";
+import { streamRows } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { CodeIndex } from "../lib/code-index.js";
 import { CHART_INDUSTRIES, CHART_REGIONS, PERIODS } from "./chart-model.js";
-import { bumpCounterSql, CHARTS_VERSION_KEY, GENERATION_KEY, readCounter, readStaleMarks, STALE_MARK_KEYS } from "./engine-state.js";
+import { GENERATION_KEY, readCounter, readStaleMarks } from "./engine-state.js";
 import { TagpulseError } from "../lib/errors.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
 import { readVideoGains, type VideoGains } from "./engine-gains.js";
+import { decodeChartTags, decodeInts, decodeRegionDay, seriesBlock, SERIES_BLOCK_DAYS, type RegionDay } from "./series-codec.js";
+import { rankRegionsInParallel, SECOND_THREAD_DAYS, type EarlierChart } from "./chart-ranking.js";
 import {
-  decodeChartTags,
-  decodeInts,
-  decodeRegionDay,
-  encodeDaySeries,
-  encodeInts,
-  encodeRegionDay,
-  seriesBlock,
-  SERIES_BLOCK_DAYS,
-  type RegionDay,
-} from "./series-codec.js";
-import { rankRegionsInParallel, type EarlierChart } from "./chart-ranking.js";
+  buildWrites,
+  type BuildWrites,
+  SERIES_COUNT,
+  seriesIndex,
+  writeUnlessSuperseded,
+  type BuildWrite,
+  type DaysWrite,
+} from "./build-writes.js";
 
 export interface BuildReport {
   /** False when the charts were already up to date. */
@@ -56,29 +54,9 @@ export interface EngineService {
 /** Builds tried before giving up while ingest keeps committing. */
 const BUILD_ATTEMPTS = 3;
 
-/** Thrown inside a build's write transaction when an ingest committed after the build began reading. */
-class Superseded extends Error {}
-
 const REGION_SLOT = new Map(CHART_REGIONS.map((code, slot) => [code, slot]));
 const INDUSTRY_INDEX = new Map(INDUSTRIES.map((industry, i) => [industry.id, i + 1]));
-const SERIES_PER_SLOT = PERIODS.length * CHART_INDUSTRIES.length;
-const SERIES_COUNT = CHART_REGIONS.length * SERIES_PER_SLOT;
 const MAX_PERIOD = PERIODS[PERIODS.length - 1]!;
-
-function seriesIndex(slot: number, periodIndex: number, industryIndex: number): number {
-  return slot * SERIES_PER_SLOT + periodIndex * CHART_INDUSTRIES.length + industryIndex;
-}
-
-function seriesKey(series: number): { region: string; period: number; industry: string } {
-  const slot = Math.floor(series / SERIES_PER_SLOT);
-  const rest = series % SERIES_PER_SLOT;
-  return {
-    region: CHART_REGIONS[slot]!,
-    period: PERIODS[Math.floor(rest / CHART_INDUSTRIES.length)]!,
-    industry: CHART_INDUSTRIES[rest % CHART_INDUSTRIES.length]!,
-  };
-}
-
 /**
  * The trend engine: turns stored observations into per-tag daily series (`tag_series`) and the ranked
  * membership of every chart (`charts`, `chart_series`), as docs/charts.md defines them. A build
@@ -91,7 +69,13 @@ export function createEngineService(deps: { database: Database }): EngineService
   return {
     async build(options = {}) {
       for (let attempt = 1; ; attempt++) {
-        const report = await buildOnce(options);
+        const writes = buildWrites(database);
+        let report: BuildReport | undefined;
+        try {
+          report = await buildOnce(options, writes);
+        } finally {
+          await writes.settle();
+        }
         if (report) return report;
         if (attempt === BUILD_ATTEMPTS) {
           throw new TagpulseError(
@@ -103,19 +87,8 @@ export function createEngineService(deps: { database: Database }): EngineService
     },
   };
 
-  /** Runs one write transaction; false when `finish` found it superseded, and it rolled back. */
-  async function writeUnlessSuperseded(work: (writer: BulkWriter) => Promise<void>): Promise<boolean> {
-    try {
-      await withBulkWriter(database, work);
-      return true;
-    } catch (error) {
-      if (error instanceof Superseded) return false;
-      throw error;
-    }
-  }
-
   /** One build, or undefined when an ingest committed while it read: then it wrote nothing. */
-  async function buildOnce(options: Parameters<EngineService["build"]>[0] = {}): Promise<BuildReport | undefined> {
+  async function buildOnce(options: Parameters<EngineService["build"]>[0] = {}, writes: BuildWrites): Promise<BuildReport | undefined> {
     const started = performance.now();
     const generation = await readCounter(db, GENERATION_KEY);
     const stages: Partial<Record<BuildProgress["stage"], number>> = {};
@@ -145,26 +118,9 @@ export function createEngineService(deps: { database: Database }): EngineService
       .executeTakeFirst();
     const marks = await readStaleMarks(db);
     const marked = marks.from !== null || marks.recountFrom !== null;
-    // The build's writes go through only if no ingest committed since it began, and then all of the
-    // ingests' marks and recounted videos were taken into account: they go.
-    const finish = async (writer: BulkWriter) => {
-      const [current] = await writer.query(`select value from engine_state where key = ?${database.sqlite ? "" : " for update"}`, [
-        GENERATION_KEY,
-      ]);
-      if (String(current?.[0] ?? "0") !== generation) throw new Superseded("an ingest committed during the build");
-      await writer.exec(
-        `delete from engine_state where key in (${Object.values(STALE_MARK_KEYS)
-          .map(() => "?")
-          .join(", ")})`,
-        [...Object.values(STALE_MARK_KEYS)],
-      );
-      await writer.exec("delete from recounted_videos");
-      await writer.exec(bumpCounterSql(CHARTS_VERSION_KEY));
-    };
     const full = options.full === true;
     if (span?.first == null || span.last == null) {
-      const written = await writeUnlessSuperseded(async (writer) => {
-        await finish(writer);
+      const written = await writeUnlessSuperseded(database, generation, async (writer) => {
         for (const table of ["charts", "chart_series", "chart_windows", "tag_series", "region_days"])
           await writer.exec(`delete from ${table}`);
       });
@@ -191,9 +147,8 @@ export function createEngineService(deps: { database: Database }): EngineService
     progress({ stage: "reading", done: 0, total: 1 });
     const gainsRead = readVideoGains(database, { fromDay, gainsFrom, firstDay });
     gainsRead.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
-    // What the last ingest left in SQLite's write-ahead log goes into the file meanwhile, on a third thread.
-    const checkpointed = checkpointInBackground(database);
-
+    // The thread that will write, if any, starts now.
+    writes.prepare();
     // Tags: names give the tie-break order, the catalog gives industries. Byte order of UTF-8 names:
     // SQLite's BINARY collation, walking the names' index; PostgreSQL's "C" collation.
     const tagIds: number[] = [];
@@ -315,6 +270,27 @@ export function createEngineService(deps: { database: Database }): EngineService
       }
     }
 
+    // Series blocks from the stale day's block on are rewritten whole: that block's days before the stale
+    // day come back from region_days, which holds the same numbers by day.
+    const seriesFrom = Math.max(firstDay, seriesBlock(fromDay) * SERIES_BLOCK_DAYS);
+    const seriesRegions = new CodeIndex(regionKeys);
+    const seriesStored: RegionDay[][] = Array.from({ length: fromDay - seriesFrom }, () => []);
+    for (const [day, regions] of await readRegionDays(database, seriesFrom, fromDay)) {
+      for (const [region, data] of regions) seriesStored[day - seriesFrom]![seriesRegions.of(region)] = data;
+    }
+    const daysWrite = (): DaysWrite => ({
+      firstDay,
+      fromDay,
+      days: newDays,
+      regions: seriesRegions.codes,
+      storedDays: seriesStored,
+      seriesFrom,
+      tagCount,
+    });
+    // A short build's days are written while it ranks, from a copy. A long one ranks on both cores, and
+    // its days move to be written once it has.
+    let write: BuildWrite | undefined = dayCount < SECOND_THREAD_DAYS ? writes.begin(generation, daysWrite()) : undefined;
+
     // Slide every window across the stale days and rank each day's candidates, region by region.
     progress({ stage: "ranking", done: 0, total: CHART_REGIONS.length });
     let regionsRanked = 0;
@@ -347,126 +323,12 @@ export function createEngineService(deps: { database: Database }): EngineService
       const r = slotRegionIndex[slot]!;
       if (r >= 0) region.recomputed.forEach((day, d) => (newDays[d]![r] = day!));
     });
-    const chartRows: unknown[][] = [];
-    for (let d = 0; d < dayCount; d++) {
-      ranked.forEach(({ entries, ends }, slot) => {
-        for (let series = 0; series < SERIES_PER_SLOT; series++) {
-          const chart = d * SERIES_PER_SLOT + series;
-          const start = chart === 0 ? 0 : ends[chart - 1]!;
-          const { period, industry } = seriesKey(seriesIndex(slot, 0, series));
-          chartRows.push([
-            fromDay + d,
-            CHART_REGIONS[slot],
-            period,
-            industry,
-            Buffer.from(entries.buffer, entries.byteOffset + start, ends[chart]! - start),
-          ]);
-        }
-      });
-    }
 
-    // Series blocks from the stale day's block on, rewritten whole: that block's days before the stale day
-    // come back from region_days, which holds the same numbers by day.
+    // Everything from the stale day on is replaced in one transaction.
     progress({ stage: "writing", done: 0, total: 1 });
-    const fromBlock = seriesBlock(fromDay);
-    const seriesFrom = Math.max(firstDay, fromBlock * SERIES_BLOCK_DAYS);
-    const seriesRegions = new CodeIndex(regionKeys);
-    const seriesDays: RegionDay[][] = Array.from({ length: fromDay - seriesFrom }, () => []);
-    for (const [day, regions] of await readRegionDays(database, seriesFrom, fromDay)) {
-      for (const [region, data] of regions) seriesDays[day - seriesFrom]![seriesRegions.of(region)] = data;
-    }
-    seriesDays.push(...newDays);
-    // Encoded as they are written: together they are as large as the days themselves.
-    function* regionDayRows() {
-      for (const [offset, perRegion] of newDays.entries()) {
-        for (const [r, data] of perRegion.entries()) {
-          if (data.tags.length > 0) yield [fromDay + offset, regionKeys[r], encodeRegionDay(data)];
-        }
-      }
-    }
-    const chartSeriesRows = ranked.flatMap(({ firsts }, slot) =>
-      firsts.map((pairs, series) => {
-        const { region, period, industry } = seriesKey(seriesIndex(slot, 0, series));
-        return [region, period, industry, encodeInts(pairs)];
-      }),
-    );
-
-    // Replace everything from the stale day on, in one transaction.
-    const totalRows = chartRows.length + 2 * dayCount;
-    progress({ stage: "writing", done: 0, total: totalRows });
-    await checkpointed;
-    const written = await writeUnlessSuperseded(async (writer) => {
-      await finish(writer);
-      // Without a condition, SQLite empties a table at once instead of row by row.
-      const since = fromDay === firstDay ? "" : ` where day >= ${fromDay}`;
-      await writer.exec(`delete from charts${since}`);
-      await writer.exec(`delete from region_days${since}`);
-      await writer.insert(
-        "region_days",
-        [
-          ["day", "int4"],
-          ["region", "text"],
-          ["entries", "bytea"],
-        ],
-        regionDayRows(),
-      );
-      progress({ stage: "writing", done: dayCount, total: totalRows });
-      await writer.exec(fromDay === firstDay ? "delete from tag_series" : `delete from tag_series where block >= ${fromBlock}`);
-      let written = dayCount;
-      for (const { rows, days } of seriesBlockRows(seriesDays, seriesFrom, seriesRegions.codes, tagCount)) {
-        await writer.insert(
-          "tag_series",
-          [
-            ["block", "int4"],
-            ["tag", "int4"],
-            ["region", "text"],
-            ["days", "bytea"],
-          ],
-          rows,
-        );
-        progress({ stage: "writing", done: (written += days), total: totalRows });
-      }
-      await writer.insert(
-        "charts",
-        [
-          ["day", "int4"],
-          ["region", "text"],
-          ["period", "int4"],
-          ["industry", "text"],
-          ["entries", "bytea"],
-        ],
-        chartRows,
-      );
-      // The windows now end on the last day.
-      await writer.exec("delete from chart_windows");
-      await writer.insert(
-        "chart_windows",
-        [
-          ["region", "text"],
-          ["period", "int4"],
-          ["day", "int4"],
-          ["entries", "bytea"],
-        ],
-        (function* () {
-          for (const [slot, region] of CHART_REGIONS.entries()) {
-            for (const [p, period] of PERIODS.entries()) yield [region, period, lastDay, encodeRegionDay(ranked[slot]!.windows[p]!)];
-          }
-        })(),
-      );
-      await writer.exec("delete from chart_series");
-      await writer.insert(
-        "chart_series",
-        [
-          ["region", "text"],
-          ["period", "int4"],
-          ["industry", "text"],
-          ["firsts", "bytea"],
-        ],
-        chartSeriesRows,
-      );
-      progress({ stage: "writing", done: totalRows, total: totalRows });
-    });
-
+    write ??= writes.begin(generation, daysWrite(), { transfer: true });
+    const written = await write.charts({ fromDay, lastDay, ranked });
+    progress({ stage: "writing", done: 1, total: 1 });
     if (!written) return undefined;
     stages[stage!] = (stages[stage!] ?? 0) + (performance.now() - stageStarted) / 1000;
     return report(started, {
@@ -478,7 +340,7 @@ export function createEngineService(deps: { database: Database }): EngineService
       lastDay,
       fromDay,
       days: dayCount,
-      charts: chartRows.length,
+      charts: dayCount * SERIES_COUNT,
       observations,
     });
   }
@@ -622,74 +484,6 @@ function aggregateDays(
     onDay(fromDay + d);
   }
   return { regionKeys: [...countries.codes, ALL_REGIONS], days };
-}
-
-/**
- * `tag_series` rows, block by block, of every day from `fromDay` on (`days` has a day per index, its
- * regions by their index in `regions`; a region may be missing), in key order (tag, then region code)
- * so that they are appended to the table's B-tree rather than scattered in it. Each series is a cell of
- * a table by tag and region, laid out in that order: counting its days, then filling them in, needs
- * neither a map nor a sort.
- */
-function* seriesBlockRows(
-  days: readonly RegionDay[][],
-  fromDay: number,
-  regions: readonly string[],
-  tagCount: number,
-): Generator<{ rows: Iterable<unknown[]>; days: number }> {
-  const lastDay = fromDay + days.length - 1;
-  const regionCount = regions.length;
-  // Region codes are ASCII, where string order is byte order.
-  const byCode = [...regions.keys()].sort((a, b) => (regions[a]! < regions[b]! ? -1 : regions[a]! > regions[b]! ? 1 : 0));
-  const column = new Int32Array(regionCount);
-  byCode.forEach((r, k) => (column[r] = k));
-  const eachEntry = (first: number, last: number, visit: (cell: number, data: RegionDay, i: number, day: number) => void) => {
-    for (let day = first; day <= last; day++) {
-      days[day - fromDay]!.forEach((data, r) => {
-        const k = column[r]!;
-        for (let i = 0; i < data.tags.length; i++) visit(data.tags[i]! * regionCount + k, data, i, day);
-      });
-    }
-  };
-  for (let block = seriesBlock(fromDay); block <= seriesBlock(lastDay); block++) {
-    const first = Math.max(fromDay, block * SERIES_BLOCK_DAYS);
-    const last = Math.min(lastDay, (block + 1) * SERIES_BLOCK_DAYS - 1);
-    // Two passes over the block's days: count each series' days, then fill them in place. Tables of the
-    // block's own: its rows are encoded from them lazily, by whoever writes them, whenever that is.
-    const counts = new Int32Array(tagCount * regionCount);
-    const ends = new Int32Array(counts.length);
-    eachEntry(first, last, (cell) => counts[cell]!++);
-    let entries = 0;
-    for (let cell = 0; cell < counts.length; cell++) {
-      ends[cell] = entries;
-      entries += counts[cell]!;
-    }
-    const seriesDays = new Int32Array(entries);
-    const views = new Float64Array(entries);
-    const pubs = new Int32Array(entries);
-    eachEntry(first, last, (cell, data, i, day) => {
-      const at = ends[cell]!++;
-      seriesDays[at] = day;
-      views[at] = data.views[i]!;
-      pubs[at] = data.pubs[i]!;
-    });
-    // Encoded as they are written.
-    const rows = (function* () {
-      for (let cell = 0; cell < counts.length; cell++) {
-        if (counts[cell] === 0) continue;
-        const to = ends[cell]!;
-        const from = to - counts[cell]!;
-        const region = regions[byCode[cell % regionCount]!]!;
-        yield [
-          block,
-          Math.floor(cell / regionCount),
-          region,
-          encodeDaySeries(seriesDays.subarray(from, to), views.subarray(from, to), pubs.subarray(from, to)),
-        ];
-      }
-    })();
-    yield { rows, days: last - first + 1 };
-  }
 }
 
 function report(started: number, fields: Partial<BuildReport>): BuildReport {
