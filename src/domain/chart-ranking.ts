@@ -229,6 +229,7 @@ export const SECOND_THREAD_DAYS = 30;
  * Ranks the regions on this thread and, for builds of at least SECOND_THREAD_DAYS days run compiled, on
  * one more: each thread takes the regions of about half the work. The recomputed days travel to the
  * other thread and back without a copy; `onRegion` is called as each region is done, on either thread.
+ * Between regions this thread lets others' work through: the other thread's progress, the build's writes.
  */
 export async function rankRegionsInParallel(
   input: RankingInput,
@@ -236,19 +237,14 @@ export async function rankRegionsInParallel(
 ): Promise<{ regions: RankedRegion[]; threads: number }> {
   const url = compiledWorker("./chart-ranking-worker.js", import.meta.url);
   if (!url || input.regions.length < 2 || input.lastDay - input.fromDay + 1 < SECOND_THREAD_DAYS) {
-    return { regions: rankRegions(input, onRegion), threads: 1 };
+    return { regions: await rankHere(input, onRegion), threads: 1 };
   }
   const [here, there] = halves(input.regions.map((region) => region.recomputed.reduce((n, day) => n + (day?.tags.length ?? 0), 1)));
   const pick = (indexes: readonly number[]): RankingInput => ({ ...input, regions: indexes.map((i) => input.regions[i]!) });
   const theirs = rankInWorker(url, pick(there), onRegion);
-  const mine: RankedRegion[] = [];
+  let mine: RankedRegion[];
   try {
-    for (const ranked of rankEachRegion(pick(here))) {
-      mine.push(ranked);
-      onRegion?.();
-      // Lets the other thread's progress through between regions.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    mine = await rankHere(pick(here), onRegion);
   } catch (error) {
     theirs.stop();
     throw error;
@@ -258,6 +254,17 @@ export async function rankRegionsInParallel(
   here.forEach((i, k) => (regions[i] = mine[k]!));
   there.forEach((i, k) => (regions[i] = other[k]!));
   return { regions, threads: 2 };
+}
+
+/** Ranks the regions on this thread, letting the event loop run between them. */
+async function rankHere(input: RankingInput, onRegion?: () => void): Promise<RankedRegion[]> {
+  const ranked: RankedRegion[] = [];
+  for (const region of rankEachRegion(input)) {
+    ranked.push(region);
+    onRegion?.();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return ranked;
 }
 
 /** Indexes of `weights` split in two groups of about equal total weight, heaviest first to the lighter group. */
