@@ -39,7 +39,10 @@ try {
   port.postMessage((outcome = { written }));
   sqlite.pragma("wal_checkpoint(PASSIVE)");
 } catch (error) {
-  if (!outcome) port.postMessage({ error: error instanceof Error ? error.message : String(error) } satisfies WriteOutcome);
+  // SQLite's errors carry their code (SQLITE_BUSY, SQLITE_FULL, ...) beside the message.
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (!outcome) port.postMessage({ error: typeof code === "string" ? `${code}: ${message}` : message } satisfies WriteOutcome);
 } finally {
   sqlite.close();
 }

@@ -2,7 +2,7 @@ import { Worker } from "node:worker_threads";
 import { withBulkWriter, type BulkWriter } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { compiledWorker } from "../lib/compiled-worker.js";
-import { CHART_INDUSTRIES, CHART_REGIONS, PERIODS } from "./chart-model.js";
+import { CHART_REGIONS, PERIODS, SERIES_PER_SLOT, seriesIndex, seriesKey } from "./chart-model.js";
 import { addBuffers, type RankedRegion } from "./chart-ranking.js";
 import { bumpCounterSql, CHARTS_VERSION_KEY, GENERATION_KEY, STALE_MARK_KEYS } from "./engine-state.js";
 import { encodeDaySeries, encodeInts, encodeRegionDay, seriesBlock, SERIES_BLOCK_DAYS, type RegionDay } from "./series-codec.js";
@@ -13,24 +13,6 @@ import { encodeDaySeries, encodeInts, encodeRegionDay, seriesBlock, SERIES_BLOCK
  * the charts are ranked: on SQLite, by a thread with a connection of its own, when the build runs
  * compiled; otherwise on the build's connection, whenever the ranking lets it.
  */
-
-export const SERIES_PER_SLOT = PERIODS.length * CHART_INDUSTRIES.length;
-export const SERIES_COUNT = CHART_REGIONS.length * SERIES_PER_SLOT;
-
-/** A series' index: chart region slot, then period, then industry. */
-export function seriesIndex(slot: number, periodIndex: number, industryIndex: number): number {
-  return slot * SERIES_PER_SLOT + periodIndex * CHART_INDUSTRIES.length + industryIndex;
-}
-
-export function seriesKey(series: number): { region: string; period: number; industry: string } {
-  const slot = Math.floor(series / SERIES_PER_SLOT);
-  const rest = series % SERIES_PER_SLOT;
-  return {
-    region: CHART_REGIONS[slot]!,
-    period: PERIODS[Math.floor(rest / CHART_INDUSTRIES.length)]!,
-    industry: CHART_INDUSTRIES[rest % CHART_INDUSTRIES.length]!,
-  };
-}
 
 /** The recomputed days, and the stored ones their first series block starts with. */
 export interface DaysWrite {
@@ -85,7 +67,7 @@ export type WriteOutcome = { written: boolean } | { error: string };
  * the last ingest left in the write-ahead log. Otherwise (PostgreSQL, SQLite in memory, tests) on the
  * build's own connection, whenever the ranking lets it.
  */
-export function buildWrites(database: Database): BuildWrites {
+export function createBuildWrites(database: Database): BuildWrites {
   const file = database.sqlite && !database.sqlite.memory ? database.sqlite.name : undefined;
   const url = file ? compiledWorker("./build-writes-worker.js", import.meta.url) : false;
   if (!file || !url) {

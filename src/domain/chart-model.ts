@@ -20,3 +20,23 @@ export type ChartEntry = [tag: number, previousRank: number, isNew: 0 | 1];
 export function windowStart(day: number, period: number, firstDay: number): number {
   return Math.max(day - period + 1, firstDay);
 }
+
+/** Chart series per chart region: a period and an industry. */
+export const SERIES_PER_SLOT = PERIODS.length * CHART_INDUSTRIES.length;
+/** Chart series in all: a chart region, a period and an industry. */
+export const SERIES_COUNT = CHART_REGIONS.length * SERIES_PER_SLOT;
+
+/** A series' index: chart region slot, then period, then industry. */
+export function seriesIndex(slot: number, periodIndex: number, industryIndex: number): number {
+  return slot * SERIES_PER_SLOT + periodIndex * CHART_INDUSTRIES.length + industryIndex;
+}
+
+export function seriesKey(series: number): { region: string; period: number; industry: string } {
+  const slot = Math.floor(series / SERIES_PER_SLOT);
+  const rest = series % SERIES_PER_SLOT;
+  return {
+    region: CHART_REGIONS[slot]!,
+    period: PERIODS[Math.floor(rest / CHART_INDUSTRIES.length)]!,
+    industry: CHART_INDUSTRIES[rest % CHART_INDUSTRIES.length]!,
+  };
+}

@@ -1,10 +1,8 @@
 import { Worker } from "node:worker_threads";
 import { compiledWorker } from "../lib/compiled-worker.js";
-import { CHART_INDUSTRIES, CHART_SIZE, PERIODS } from "./chart-model.js";
+import { CHART_INDUSTRIES, CHART_SIZE, PERIODS, SERIES_PER_SLOT } from "./chart-model.js";
 import { CHART_ENTRY_BYTES, writeChartEntry, type RegionDay } from "./series-codec.js";
 import { TopK } from "./top-k.js";
-
-const SERIES_PER_SLOT = PERIODS.length * CHART_INDUSTRIES.length;
 
 /** What ranking the charts of some regions from `fromDay` to `lastDay` needs. */
 export interface RankingInput {

@@ -2,22 +2,14 @@ import { streamRows } from "../db/bulk.js";
 import type { Database } from "../db/database.js";
 import { dayOf } from "../lib/days.js";
 import { CodeIndex } from "../lib/code-index.js";
-import { CHART_INDUSTRIES, CHART_REGIONS, PERIODS } from "./chart-model.js";
+import { CHART_INDUSTRIES, CHART_REGIONS, PERIODS, SERIES_COUNT, seriesIndex } from "./chart-model.js";
 import { GENERATION_KEY, readCounter, readStaleMarks } from "./engine-state.js";
 import { TagpulseError } from "../lib/errors.js";
 import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
 import { readVideoGains, type VideoGains } from "./engine-gains.js";
 import { decodeChartTags, decodeInts, decodeRegionDay, seriesBlock, SERIES_BLOCK_DAYS, type RegionDay } from "./series-codec.js";
 import { rankRegionsInParallel, SECOND_THREAD_DAYS, type EarlierChart } from "./chart-ranking.js";
-import {
-  buildWrites,
-  type BuildWrites,
-  SERIES_COUNT,
-  seriesIndex,
-  writeUnlessSuperseded,
-  type BuildWrite,
-  type DaysWrite,
-} from "./build-writes.js";
+import { createBuildWrites, writeUnlessSuperseded, type BuildWrite, type BuildWrites, type DaysWrite } from "./build-writes.js";
 
 export interface BuildReport {
   /** False when the charts were already up to date. */
@@ -69,10 +61,10 @@ export function createEngineService(deps: { database: Database }): EngineService
   return {
     async build(options = {}) {
       for (let attempt = 1; ; attempt++) {
-        const writes = buildWrites(database);
+        const writes = createBuildWrites(database);
         let report: BuildReport | undefined;
         try {
-          report = await buildOnce(options, writes);
+          report = await buildOnce(writes, options);
         } finally {
           await writes.settle();
         }
@@ -88,7 +80,7 @@ export function createEngineService(deps: { database: Database }): EngineService
   };
 
   /** One build, or undefined when an ingest committed while it read: then it wrote nothing. */
-  async function buildOnce(options: Parameters<EngineService["build"]>[0] = {}, writes: BuildWrites): Promise<BuildReport | undefined> {
+  async function buildOnce(writes: BuildWrites, options: Parameters<EngineService["build"]>[0] = {}): Promise<BuildReport | undefined> {
     const started = performance.now();
     const generation = await readCounter(db, GENERATION_KEY);
     const stages: Partial<Record<BuildProgress["stage"], number>> = {};
@@ -287,8 +279,9 @@ export function createEngineService(deps: { database: Database }): EngineService
       seriesFrom,
       tagCount,
     });
-    // A short build's days are written while it ranks, from a copy. A long one ranks on both cores, and
-    // its days move to be written once it has.
+    // A short build's days are written while it ranks, which reads them too: a writing thread gets a copy.
+    // A long one, run compiled, ranks on both cores, and the ranking thread takes some of the days away
+    // meanwhile: they are written once they are back.
     let write: BuildWrite | undefined = dayCount < SECOND_THREAD_DAYS ? writes.begin(generation, daysWrite()) : undefined;
 
     // Slide every window across the stale days and rank each day's candidates, region by region.
