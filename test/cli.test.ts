@@ -183,6 +183,35 @@ describe("the tagpulse command", () => {
     expect((JSON.parse(daily[0]!) as { total: number }).total).toBe(100);
   });
 
+  it("writes nothing of a build whose writing thread fails, says why, and builds it all when run again", async () => {
+    await simulate({ seed: 9, days: 12, videosPerDay: 60, out: "refuse.ndjson", catalog: "refuse-catalog.json" });
+    const lines = fs.readFileSync(path.join(dir, "refuse.ndjson"), "utf8").split("\n").filter(Boolean);
+    const lastDay = Date.UTC(2026, 2, 12) / 1000;
+    fs.writeFileSync(path.join(dir, "refuse-first.ndjson"), lines.filter((l) => observedAt(l) < lastDay).join("\n"));
+    fs.writeFileSync(path.join(dir, "refuse-last.ndjson"), lines.filter((l) => observedAt(l) >= lastDay).join("\n"));
+    await tagpulseOn("refuse.db", "ingest", "refuse-first.ndjson", "--catalog", "refuse-catalog.json");
+    const before = derived("refuse.db");
+    const sql = (statement: string) => {
+      const sqlite = new SqliteDatabase(path.join(dir, "refuse.db"));
+      sqlite.exec(statement);
+      sqlite.close();
+    };
+    // The last of the build's writes, on the compiled build's writing thread, is refused.
+    sql("create trigger refuse_series before insert on chart_series begin select raise(abort, 'chart series refused'); end");
+    await expect(tagpulseOn("refuse.db", "ingest", "refuse-last.ndjson")).rejects.toMatchObject({
+      stderr: expect.stringMatching(/SQLITE_CONSTRAINT\w*: chart series refused/),
+    });
+    expect(derived("refuse.db")).toEqual(before);
+
+    sql("drop trigger refuse_series");
+    // The ingest's stale marks outlived the failed build: the next one picks them up.
+    expect(JSON.parse((await tagpulseOn("refuse.db", "build", "--json")).stdout)).toMatchObject({ built: true });
+    const incremental = derived("refuse.db");
+    expect(incremental).not.toEqual(before);
+    await tagpulseOn("refuse.db", "build", "--full");
+    expect(derived("refuse.db")).toEqual(incremental);
+  });
+
   it("ranks a long build on two threads to the same bytes as on one", async () => {
     await simulate({ seed: 8, days: 45, videosPerDay: 80, out: "two.ndjson", catalog: "two-catalog.json" });
     const lines = fs.readFileSync(path.join(dir, "two.ndjson"), "utf8").split("\n").filter(Boolean);
