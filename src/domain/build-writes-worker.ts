@@ -1,5 +1,4 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { withBulkWriter } from "../db/bulk.js";
 import { connectSqlite, type Database } from "../db/database.js";
 import { writeBuild, type ChartsWrite, type DaysWrite, type WriteOutcome } from "./build-writes.js";
 
@@ -30,12 +29,7 @@ try {
   sqlite.pragma("wal_autocheckpoint = 0");
   const { generation, days } = await next<{ generation: string; days: DaysWrite }>();
   const database = { sqlite, dialect: "sqlite" } as Database;
-  const written = await writeBuild(
-    (work) => withBulkWriter(database, work),
-    generation,
-    days,
-    async () => (await next<{ charts: ChartsWrite | undefined }>()).charts,
-  );
+  const written = await writeBuild(database, generation, days, async () => (await next<{ charts: ChartsWrite | undefined }>()).charts);
   port.postMessage((outcome = { written }));
   sqlite.pragma("wal_checkpoint(PASSIVE)");
 } catch (error) {

@@ -77,12 +77,7 @@ export function createBuildWrites(database: Database): BuildWrites {
       prepare() {},
       begin(generation, days) {
         const ranked = new Promise<ChartsWrite | undefined>((resolve) => (give = resolve));
-        written = writeBuild(
-          (work) => withBulkWriter(database, work),
-          generation,
-          days,
-          () => ranked,
-        );
+        written = writeBuild(database, generation, days, () => ranked);
         written.catch(ignore); // awaited by charts(), unless the build failed first
         return { charts: (charts) => (give!(charts), written!) };
       },
@@ -149,16 +144,16 @@ export function createBuildWrites(database: Database): BuildWrites {
 const ignore = () => {};
 
 /**
- * The whole transaction, given a way to run it: true once committed, false when superseded. The charts
- * are awaited after the days are written; undefined abandons the transaction.
+ * The whole transaction on `database`: true once committed, false when superseded. The charts are
+ * awaited after the days are written; undefined abandons the transaction.
  */
 export function writeBuild(
-  transaction: Transaction,
+  database: Database,
   generation: string,
   days: DaysWrite,
   ranked: () => Promise<ChartsWrite | undefined>,
 ): Promise<boolean> {
-  return unlessSuperseded(transaction, generation, async (writer) => {
+  return writeUnlessSuperseded(database, generation, async (writer) => {
     await writeDays(writer, days);
     const charts = await ranked();
     if (!charts) throw new Error("the build failed before its charts were ranked");
@@ -167,23 +162,13 @@ export function writeBuild(
 }
 
 /** Runs `work` in one write transaction of `database`, after `finishBuild`: false when superseded, and nothing was written. */
-export function writeUnlessSuperseded(
+export async function writeUnlessSuperseded(
   database: Database,
   generation: string,
   work: (writer: BulkWriter) => Promise<void>,
 ): Promise<boolean> {
-  return unlessSuperseded((inside) => withBulkWriter(database, inside), generation, work);
-}
-
-type Transaction = (work: (writer: BulkWriter) => Promise<void>) => Promise<void>;
-
-async function unlessSuperseded(
-  transaction: Transaction,
-  generation: string,
-  work: (writer: BulkWriter) => Promise<void>,
-): Promise<boolean> {
   try {
-    await transaction(async (writer) => {
+    await withBulkWriter(database, async (writer) => {
       await finishBuild(writer, generation);
       await work(writer);
     });

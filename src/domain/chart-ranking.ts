@@ -71,12 +71,7 @@ export interface RankedRegion {
  * did not change keep their order: only the changed tags are selected, then merged with them.
  */
 export function rankRegions(input: RankingInput, onRegion?: () => void): RankedRegion[] {
-  const ranked: RankedRegion[] = [];
-  for (const region of rankEachRegion(input)) {
-    ranked.push(region);
-    onRegion?.();
-  }
-  return ranked;
+  return Array.from(rankEachRegion(input), (region) => (onRegion?.(), region));
 }
 
 /** The rankings of `rankRegions`, region by region. */
