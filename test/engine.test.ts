@@ -449,5 +449,41 @@ for (const database of TEST_DATABASES) {
         { numRuns: database.name === "SQLite" ? 15 : 5 },
       );
     }, 300_000);
+
+    it("completes a build and an ingest that commits while it reads, and the next build counts what that ingest stored", async () => {
+      await fc.assert(
+        fc.asyncProperty(worldArbitrary, fc.nat(), async (world, seed) => {
+          fc.pre(world.records.length >= 2);
+          context = await createTestContext(database.name);
+          const live = context;
+          await live.ingest.ingestCatalog(asInput(world.catalog));
+          const records = shuffled(world.records, seed);
+          const half = Math.ceil(records.length / 2);
+          await live.ingest.ingestObservations(asInput(records.slice(0, half)));
+          await live.engine.build();
+          // The rest of the data arrives as the next build starts reading. On PostgreSQL that build has begun
+          // its write transaction, and the ingest waits for it; on SQLite the build starts over, or leaves
+          // the new data's marks for the next one.
+          let ingested: Promise<unknown> | undefined;
+          const built = live.engine.build({
+            full: true,
+            onProgress: ({ stage }) => {
+              if (stage === "reading") ingested ??= live.ingest.ingestObservations(asInput(records.slice(half)), { batchSize: 5 });
+            },
+          });
+          await built;
+          // Started as the build began reading, the ingest ended, or waits for the build's commit.
+          expect(ingested).toBeDefined();
+          await ingested;
+          await live.engine.build();
+          const { first, last } = dataSpan(world);
+          const charts = await allCharts(live, first, last);
+          expect(charts).toEqual(expectedCharts(world, charts.keys()));
+          await live.dispose();
+          context = undefined;
+        }),
+        { numRuns: database.name === "SQLite" ? 8 : 4 },
+      );
+    }, 300_000);
   });
 }

@@ -8,16 +8,21 @@ import { bumpCounterSql, CHARTS_VERSION_KEY, GENERATION_KEY, STALE_MARK_KEYS } f
 import { encodeDaySeries, encodeInts, encodeRegionDay, seriesBlock, SERIES_BLOCK_DAYS, type RegionDay } from "./series-codec.js";
 
 /**
- * What a build writes, in one transaction: the recomputed days (`region_days`, `tag_series`), known
- * once the days are summed, then the charts, known once they are ranked. The days are written while
- * the charts are ranked: on SQLite, by a thread with a connection of its own, when the build runs
- * compiled; otherwise on the build's connection, whenever the ranking lets it.
+ * What a build writes, in one transaction: it clears what it replaces, writes the recomputed days
+ * (`region_days`, `tag_series`) once they are summed, then the charts once they are ranked. A short
+ * build writes its days while it ranks, on a connection other than the one it reads on: on SQLite, a
+ * writing thread's, when the build runs compiled; on PostgreSQL, one of the pool, which also clears
+ * what the build replaces while it reads.
  */
 
-/** The recomputed days, and the stored ones their first series block starts with. */
-export interface DaysWrite {
+/** What a build replaces: everything from `fromDay` on, all of it when that is the data's first day. */
+export interface BuildScope {
   readonly firstDay: number;
   readonly fromDay: number;
+}
+
+/** The recomputed days, and the stored ones their first series block starts with. */
+export interface DaysWrite extends BuildScope {
   /** By recomputed day, by region index in `regions`. */
   readonly days: readonly (readonly RegionDay[])[];
   /** Region codes: those of the recomputed days first, in their order, then any only stored days have. */
@@ -36,8 +41,10 @@ export interface ChartsWrite {
   readonly ranked: readonly Pick<RankedRegion, "entries" | "ends" | "firsts" | "windows">[];
 }
 
-/** A build's write transaction, begun with its days: given the charts, it commits. */
+/** A build's write transaction: given the days, then the charts, it commits. */
 export interface BuildWrite {
+  /** Writes the days of the build's scope: copied to the writing thread unless `transfer` lets them move there. */
+  days(days: DaysWrite, options?: { transfer?: boolean }): void;
   /** Writes the charts and commits; false when an ingest committed after the build began reading, and nothing was written. */
   charts(charts: ChartsWrite): Promise<boolean>;
 }
@@ -47,10 +54,11 @@ export interface BuildWrites {
   /** Starts the writing thread, if there is to be one, once the build knows it has work. */
   prepare(): void;
   /**
-   * Begins the write transaction of a build that began reading at `generation` with its days, copied
-   * to the writing thread unless `transfer` lets them move there.
+   * Begins the write transaction of a build that began reading at `generation`. On PostgreSQL it begins
+   * at once and clears the build's scope while the build reads; a SQLite writing thread begins it once
+   * given the days, and the build's own SQLite connection once given the charts.
    */
-  begin(generation: string, days: DaysWrite, options?: { transfer?: boolean }): BuildWrite;
+  begin(generation: string, scope: BuildScope): BuildWrite;
   /** Once the build is over, however it ended: rolls back a transaction begun and not committed, and ends the thread. */
   settle(): Promise<void>;
 }
@@ -64,25 +72,42 @@ export type WriteOutcome = { written: boolean } | { error: string };
 /**
  * Where a build writes from. On a SQLite file, when the build runs compiled, from a thread started as
  * the build starts reading, so as to be ready when the days are: meanwhile that thread checkpoints what
- * the last ingest left in the write-ahead log. Otherwise (PostgreSQL, SQLite in memory, tests) on the
- * build's own connection, whenever the ranking lets it.
+ * the last ingest left in the write-ahead log. On PostgreSQL, from a connection of the pool, whenever
+ * the build's reading and ranking let it. On SQLite in memory and in the tests, run from sources, on
+ * the build's own connection once the charts are ranked.
  */
 export function createBuildWrites(database: Database): BuildWrites {
   const file = database.sqlite && !database.sqlite.memory ? database.sqlite.name : undefined;
   const url = file ? compiledWorker("./build-writes-worker.js", import.meta.url) : false;
   if (!file || !url) {
-    let give: ((charts: ChartsWrite | undefined) => void) | undefined;
+    let abandon: (() => void) | undefined;
     let written: Promise<boolean> | undefined;
     return {
       prepare() {},
-      begin(generation, days) {
-        const ranked = new Promise<ChartsWrite | undefined>((resolve) => (give = resolve));
-        written = writeBuild(database, generation, days, () => ranked);
-        written.catch(ignore); // awaited by charts(), unless the build failed first
-        return { charts: (charts) => (give!(charts), written!) };
+      begin(generation, scope) {
+        const days = deferred<DaysWrite | undefined>();
+        const ranked = deferred<ChartsWrite | undefined>();
+        abandon = () => (days.resolve(undefined), ranked.resolve(undefined));
+        const write = () => {
+          written = writeBuild(
+            database,
+            generation,
+            scope,
+            () => days.promise,
+            () => ranked.promise,
+          );
+          written.catch(ignore); // awaited by charts(), unless the build failed first
+          return written;
+        };
+        // The build reads on a SQLite connection until its charts are ranked: its transaction waits for them.
+        if (!database.sqlite) write();
+        return {
+          days: (given) => days.resolve(given),
+          charts: (charts) => (ranked.resolve(charts), written ?? write()),
+        };
       },
       async settle() {
-        give?.(undefined);
+        abandon?.();
         await written?.then(ignore, ignore);
       },
     };
@@ -107,13 +132,18 @@ export function createBuildWrites(database: Database): BuildWrites {
     prepare() {
       thread ??= start();
     },
-    begin(generation, days, options = {}) {
+    begin(generation, scope) {
       const worker = (thread ??= start());
-      const moved = new Set<ArrayBufferLike>();
-      if (options.transfer) for (const day of [...days.days, ...days.storedDays]) addBuffers(moved, day);
-      worker.postMessage({ generation, days }, [...moved] as ArrayBuffer[]);
-      begun = true;
       return {
+        // The thread begins once it has the days: begun during the build's reading, its transaction
+        // made the reading slower than it made the writing faster.
+        days(days, options = {}) {
+          worker.postMessage({ generation, scope: { firstDay: scope.firstDay, fromDay: scope.fromDay } });
+          begun = true;
+          const moved = new Set<ArrayBufferLike>();
+          if (options.transfer) for (const day of [...days.days, ...days.storedDays]) addBuffers(moved, day);
+          worker.postMessage({ days }, [...moved] as ArrayBuffer[]);
+        },
         charts: ({ ranked, ...rest }) => {
           // The rankings were made for this write: they move.
           const moved = new Set<ArrayBufferLike>();
@@ -133,8 +163,9 @@ export function createBuildWrites(database: Database): BuildWrites {
     },
     async settle() {
       if (!thread) return;
-      // Undefined charts roll the transaction back; a thread not given days has nothing to roll back.
-      if (begun) thread.postMessage({ charts: undefined });
+      // A message without what the thread waits for, days or charts, rolls the transaction back; a
+      // thread whose transaction was not begun has nothing to roll back.
+      if (begun) thread.postMessage({});
       else await thread.terminate();
       await outcome!.then(ignore, ignore);
     },
@@ -143,18 +174,28 @@ export function createBuildWrites(database: Database): BuildWrites {
 
 const ignore = () => {};
 
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 /**
- * The whole transaction on `database`: true once committed, false when superseded. The charts are
- * awaited after the days are written; undefined abandons the transaction.
+ * The whole transaction on `database`: true once committed, false when superseded. It clears the
+ * scope, then writes the days and the charts as they come; undefined for either abandons it.
  */
 export function writeBuild(
   database: Database,
   generation: string,
-  days: DaysWrite,
+  scope: BuildScope,
+  days: () => Promise<DaysWrite | undefined>,
   ranked: () => Promise<ChartsWrite | undefined>,
 ): Promise<boolean> {
   return writeUnlessSuperseded(database, generation, async (writer) => {
-    await writeDays(writer, days);
+    await clearScope(writer, scope);
+    const summed = await days();
+    if (!summed) throw new Error("the build failed before its days were summed");
+    await writeDays(writer, summed);
     const charts = await ranked();
     if (!charts) throw new Error("the build failed before its charts were ranked");
     await writeCharts(writer, charts);
@@ -195,13 +236,19 @@ async function finishBuild(writer: BulkWriter, generation: string): Promise<void
   await writer.exec(bumpCounterSql(CHARTS_VERSION_KEY));
 }
 
-/** Replaces the charts and stored days from `fromDay` on with the recomputed days and their series blocks. */
-async function writeDays(writer: BulkWriter, write: DaysWrite): Promise<void> {
-  const { firstDay, fromDay } = write;
+/** Deletes the charts, stored days and series blocks from the scope's first day on. */
+async function clearScope(writer: BulkWriter, { firstDay, fromDay }: BuildScope): Promise<void> {
   // Without a condition, SQLite empties a table at once instead of row by row.
   const since = fromDay === firstDay ? "" : ` where day >= ${fromDay}`;
   await writer.exec(`delete from charts${since}`);
   await writer.exec(`delete from region_days${since}`);
+  // Series blocks from the first day's block on are rewritten whole.
+  await writer.exec(fromDay === firstDay ? "delete from tag_series" : `delete from tag_series where block >= ${seriesBlock(fromDay)}`);
+}
+
+/** Stores the recomputed days and their series blocks. */
+async function writeDays(writer: BulkWriter, write: DaysWrite): Promise<void> {
+  const { fromDay } = write;
   await writer.insert(
     "region_days",
     [
@@ -218,10 +265,7 @@ async function writeDays(writer: BulkWriter, write: DaysWrite): Promise<void> {
       }
     })(),
   );
-  // Series blocks from the stale day's block on, rewritten whole: that block's days before the stale day
-  // come back from region_days, which holds the same numbers by day.
-  const fromBlock = seriesBlock(fromDay);
-  await writer.exec(fromDay === firstDay ? "delete from tag_series" : `delete from tag_series where block >= ${fromBlock}`);
+  // The first block's days before the stale day come back from region_days, which holds the same numbers by day.
   for (const rows of seriesBlockRows([...write.storedDays, ...write.days], write.seriesFrom, write.regions, write.tagCount)) {
     await writer.insert(
       "tag_series",

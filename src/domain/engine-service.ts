@@ -9,7 +9,7 @@ import { ALL_REGIONS, INDUSTRIES } from "./reference-data.js";
 import { readVideoGains, type VideoGains } from "./engine-gains.js";
 import { decodeChartTags, decodeInts, decodeRegionDay, seriesBlock, SERIES_BLOCK_DAYS, type RegionDay } from "./series-codec.js";
 import { rankRegionsInParallel, SECOND_THREAD_DAYS, type EarlierChart } from "./chart-ranking.js";
-import { createBuildWrites, writeUnlessSuperseded, type BuildWrite, type BuildWrites, type DaysWrite } from "./build-writes.js";
+import { createBuildWrites, writeUnlessSuperseded, type BuildWrites, type DaysWrite } from "./build-writes.js";
 
 export interface BuildReport {
   /** False when the charts were already up to date. */
@@ -139,8 +139,12 @@ export function createEngineService(deps: { database: Database }): EngineService
     progress({ stage: "reading", done: 0, total: 1 });
     const gainsRead = readVideoGains(database, { fromDay, gainsFrom, firstDay });
     gainsRead.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
-    // The thread that will write, if any, starts now.
+    // The thread that will write, if any, starts now. A short build's write transaction begins now too
+    // (on PostgreSQL, it clears what the build replaces while the build reads). A long one, run compiled,
+    // ranks on both cores, and begins it once the ranking is done.
+    const scope = { firstDay, fromDay };
     writes.prepare();
+    const early = dayCount < SECOND_THREAD_DAYS ? writes.begin(generation, scope) : undefined;
     // Tags: names give the tie-break order, the catalog gives industries. Byte order of UTF-8 names:
     // SQLite's BINARY collation, walking the names' index; PostgreSQL's "C" collation.
     const tagIds: number[] = [];
@@ -208,6 +212,27 @@ export function createEngineService(deps: { database: Database }): EngineService
       return { regionKeys, newDays: days, observations: parts.reduce((n, part) => n + part.observations, 0) };
     })();
 
+    // Series blocks from the stale day's block on are rewritten whole: that block's days before the stale
+    // day come back from region_days, which holds the same numbers by day.
+    const seriesFrom = Math.max(firstDay, seriesBlock(fromDay) * SERIES_BLOCK_DAYS);
+    const seriesRegions = new CodeIndex(regionKeys);
+    const seriesStored: RegionDay[][] = Array.from({ length: fromDay - seriesFrom }, () => []);
+    for (const [day, regions] of await readRegionDays(database, seriesFrom, fromDay)) {
+      for (const [region, data] of regions) seriesStored[day - seriesFrom]![seriesRegions.of(region)] = data;
+    }
+    const daysWrite = (): DaysWrite => ({
+      ...scope,
+      days: newDays,
+      regions: seriesRegions.codes,
+      storedDays: seriesStored,
+      seriesFrom,
+      tagCount,
+    });
+    // A short build's days are written while it reads and ranks, which reads them too: a writing thread
+    // gets a copy. A long one's ranking thread takes some of the days away meanwhile: they are written
+    // once they are back.
+    early?.days(daysWrite());
+
     // Each series' ranking on the day before the first recomputed one, and the first day of its tags.
     const previousRanked: Int32Array[] = Array.from({ length: SERIES_COUNT }, () => new Int32Array(0));
     const storedFirsts: Int32Array[] = Array.from({ length: SERIES_COUNT }, () => new Int32Array(0));
@@ -262,28 +287,6 @@ export function createEngineService(deps: { database: Database }): EngineService
       }
     }
 
-    // Series blocks from the stale day's block on are rewritten whole: that block's days before the stale
-    // day come back from region_days, which holds the same numbers by day.
-    const seriesFrom = Math.max(firstDay, seriesBlock(fromDay) * SERIES_BLOCK_DAYS);
-    const seriesRegions = new CodeIndex(regionKeys);
-    const seriesStored: RegionDay[][] = Array.from({ length: fromDay - seriesFrom }, () => []);
-    for (const [day, regions] of await readRegionDays(database, seriesFrom, fromDay)) {
-      for (const [region, data] of regions) seriesStored[day - seriesFrom]![seriesRegions.of(region)] = data;
-    }
-    const daysWrite = (): DaysWrite => ({
-      firstDay,
-      fromDay,
-      days: newDays,
-      regions: seriesRegions.codes,
-      storedDays: seriesStored,
-      seriesFrom,
-      tagCount,
-    });
-    // A short build's days are written while it ranks, which reads them too: a writing thread gets a copy.
-    // A long one, run compiled, ranks on both cores, and the ranking thread takes some of the days away
-    // meanwhile: they are written once they are back.
-    let write: BuildWrite | undefined = dayCount < SECOND_THREAD_DAYS ? writes.begin(generation, daysWrite()) : undefined;
-
     // Slide every window across the stale days and rank each day's candidates, region by region.
     progress({ stage: "ranking", done: 0, total: CHART_REGIONS.length });
     let regionsRanked = 0;
@@ -319,7 +322,11 @@ export function createEngineService(deps: { database: Database }): EngineService
 
     // Everything from the stale day on is replaced in one transaction.
     progress({ stage: "writing", done: 0, total: 1 });
-    write ??= writes.begin(generation, daysWrite(), { transfer: true });
+    let write = early;
+    if (!write) {
+      write = writes.begin(generation, scope);
+      write.days(daysWrite(), { transfer: true });
+    }
     const written = await write.charts({ fromDay, lastDay, ranked });
     progress({ stage: "writing", done: 1, total: 1 });
     if (!written) return undefined;
