@@ -1,11 +1,11 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { connectSqlite, type Database } from "../db/database.js";
-import { writeBuild, type BuildScope, type ChartsWrite, type DaysWrite, type WriteOutcome } from "./build-writes.js";
+import { writeBuild, type ChartsWrite, type DaysWrite, type WriteOutcome } from "./build-writes.js";
 
 /**
  * A build's write transaction on a SQLite file, on a connection of its own: first it checkpoints what
- * the last ingest left in the write-ahead log, without waiting for anyone; then, sent the build's scope,
- * it begins and clears it, writes the days it is sent while the build ranks, then the charts, and commits. It tells the build with a WriteOutcome,
+ * the last ingest left in the write-ahead log, without waiting for anyone; then, sent the days, it
+ * clears what the build replaces and writes them while the build ranks, then the charts, and commits. It tells the build with a WriteOutcome,
  * then checkpoints what it wrote before it ends.
  */
 const sqlite = connectSqlite((workerData as { file: string }).file, { fileMustExist: true });
@@ -27,13 +27,13 @@ try {
   // The commit does not copy the build's pages into the file before the build hears of it: this thread
   // does that after telling it.
   sqlite.pragma("wal_autocheckpoint = 0");
-  const { generation, scope } = await next<{ generation: string; scope: BuildScope }>();
+  const { generation, days } = await next<{ generation: string; days: DaysWrite }>();
   const database = { sqlite, dialect: "sqlite" } as Database;
   const written = await writeBuild(
     database,
     generation,
-    scope,
-    async () => (await next<{ days?: DaysWrite }>()).days,
+    days,
+    async () => days,
     async () => (await next<{ charts?: ChartsWrite }>()).charts,
   );
   port.postMessage((outcome = { written }));

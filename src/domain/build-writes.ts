@@ -132,17 +132,16 @@ export function createBuildWrites(database: Database): BuildWrites {
     prepare() {
       thread ??= start();
     },
-    begin(generation, scope) {
+    begin(generation) {
       const worker = (thread ??= start());
       return {
         // The thread begins once it has the days: begun during the build's reading, its transaction
-        // made the reading slower than it made the writing faster.
+        // made the reading slower than it made the writing faster. The days are the scope.
         days(days, options = {}) {
-          worker.postMessage({ generation, scope: { firstDay: scope.firstDay, fromDay: scope.fromDay } });
-          begun = true;
           const moved = new Set<ArrayBufferLike>();
           if (options.transfer) for (const day of [...days.days, ...days.storedDays]) addBuffers(moved, day);
-          worker.postMessage({ days }, [...moved] as ArrayBuffer[]);
+          worker.postMessage({ generation, days }, [...moved] as ArrayBuffer[]);
+          begun = true;
         },
         charts: ({ ranked, ...rest }) => {
           // The rankings were made for this write: they move.
@@ -163,9 +162,8 @@ export function createBuildWrites(database: Database): BuildWrites {
     },
     async settle() {
       if (!thread) return;
-      // A message without what the thread waits for, days or charts, rolls the transaction back; a
-      // thread whose transaction was not begun has nothing to roll back.
-      if (begun) thread.postMessage({});
+      // Undefined charts roll the transaction back; a thread not given days has nothing to roll back.
+      if (begun) thread.postMessage({ charts: undefined });
       else await thread.terminate();
       await outcome!.then(ignore, ignore);
     },
