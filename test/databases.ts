@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import pg from "pg";
 import { loadConfig } from "../src/config/config.js";
 import { createContext, type AppContext } from "../src/context.js";
@@ -52,4 +55,38 @@ export async function createTestContext(kind: "SQLite" | "PostgreSQL", env: Node
       await client.end();
     },
   };
+}
+
+/**
+ * `count` contexts on one database, as separate processes would open it: a SQLite file in a temporary
+ * folder, or a fresh PostgreSQL schema. Disposing of the first disposes of all of them and the database.
+ */
+export async function createTestContexts(kind: "SQLite" | "PostgreSQL", count: number): Promise<TestContext[]> {
+  if (kind === "SQLite") {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), "tagpulse-"));
+    const file = path.join(folder, "shared.db");
+    const contexts: AppContext[] = [];
+    for (let i = 0; i < count; i++) contexts.push(await createContext(loadConfig({}, { databaseUrl: file })));
+    const dispose = async () => {
+      for (const context of contexts) await context.close();
+      fs.rmSync(folder, { recursive: true, force: true });
+    };
+    return contexts.map((context, i) => ({ ...context, dispose: i === 0 ? dispose : async () => {} }));
+  }
+  const schema = `test_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  const contexts: AppContext[] = [];
+  for (let i = 0; i < count; i++)
+    contexts.push(await createContext(loadConfig({}, { databaseUrl: POSTGRES_URL! }), { databaseSchema: schema }));
+  const dispose = async () => {
+    for (const context of contexts) await context.close();
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    await client.query(`drop schema ${schema} cascade`);
+    await client.end();
+  };
+  return contexts.map((context, i) => ({ ...context, dispose: i === 0 ? dispose : async () => {} }));
 }

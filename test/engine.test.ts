@@ -4,7 +4,7 @@ import { CHART_INDUSTRIES, CHART_REGIONS, PERIODS } from "../src/domain/chart-mo
 import type { CatalogEntry, ObservationRecord } from "../src/domain/observation.js";
 import { readGainsRange, type VideoGains } from "../src/domain/engine-gains.js";
 import type { InputRecord } from "../src/sources/record-file.js";
-import { createTestContext, TEST_DATABASES, type TestContext } from "./databases.js";
+import { createTestContext, createTestContexts, TEST_DATABASES, type TestContext } from "./databases.js";
 import { referenceCharts } from "./reference-engine.js";
 
 /** Six days before a boundary of the engine's 16-day series blocks, so that worlds straddle one. */
@@ -483,6 +483,31 @@ for (const database of TEST_DATABASES) {
           context = undefined;
         }),
         { numRuns: database.name === "SQLite" ? 8 : 4 },
+      );
+    }, 300_000);
+
+    it("stores the data of two processes ingesting at once, batch after batch, as one process would", async () => {
+      await fc.assert(
+        fc.asyncProperty(worldArbitrary, fc.nat(), async (world, seed) => {
+          const [first, second] = await createTestContexts(database.name, 2);
+          context = first;
+          await first!.ingest.ingestCatalog(asInput(world.catalog));
+          // Every video's observations shared between both, so that each one's batches change what the other plans.
+          const records = shuffled(world.records, seed);
+          await Promise.all([
+            first!.ingest.ingestObservations(asInput(records.filter((_, i) => i % 2 === 0)), { batchSize: 2 }),
+            second!.ingest.ingestObservations(asInput(records.filter((_, i) => i % 2 === 1)), { batchSize: 3 }),
+          ]);
+          await second!.engine.build();
+          if (records.length > 0) {
+            const { first: firstDay, last } = dataSpan(world);
+            const charts = await allCharts(first!, firstDay, last);
+            expect(charts).toEqual(expectedCharts(world, charts.keys()));
+          }
+          await first!.dispose();
+          context = undefined;
+        }),
+        { numRuns: database.name === "SQLite" ? 6 : 4 },
       );
     }, 300_000);
   });
