@@ -461,9 +461,8 @@ for (const database of TEST_DATABASES) {
           const half = Math.ceil(records.length / 2);
           await live.ingest.ingestObservations(asInput(records.slice(0, half)));
           await live.engine.build();
-          // The rest of the data arrives as the next build starts reading. On PostgreSQL that build has begun
-          // its write transaction, and the ingest waits for it; on SQLite the build starts over, or leaves
-          // the new data's marks for the next one.
+          // The rest of the data arrives as the next build starts reading: committed before the build's
+          // commit, it has the build start over; committed after, it leaves its marks for the next build.
           let ingested: Promise<unknown> | undefined;
           const built = live.engine.build({
             full: true,
@@ -485,6 +484,22 @@ for (const database of TEST_DATABASES) {
         { numRuns: database.name === "SQLite" ? 8 : 4 },
       );
     }, 300_000);
+
+    it("completes a dozen full builds asked for at once in one process, more than its database connections", async () => {
+      const world = fc.sample(
+        worldArbitrary.filter((w) => w.records.length >= 10),
+        { numRuns: 1, seed: 11 },
+      )[0]!;
+      context = await createTestContext(database.name);
+      await context.ingest.ingestCatalog(asInput(world.catalog));
+      await context.ingest.ingestObservations(asInput(world.records));
+      const live = context;
+      const reports = await Promise.all(Array.from({ length: 12 }, () => live.engine.build({ full: true })));
+      expect(reports.every((report) => report.built && report.full)).toBe(true);
+      const { first, last } = dataSpan(world);
+      const charts = await allCharts(live, first, last);
+      expect(charts).toEqual(expectedCharts(world, charts.keys()));
+    }, 60_000);
 
     it("stores the data of two processes ingesting at once, batch after batch, as one process would", async () => {
       await fc.assert(

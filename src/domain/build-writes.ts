@@ -56,7 +56,8 @@ export interface BuildWrites {
   /**
    * Begins the write transaction of a build that began reading at `generation`. On PostgreSQL it begins
    * at once and clears the build's scope while the build reads; a SQLite writing thread begins it once
-   * given the days, and the build's own SQLite connection once given the charts.
+   * given the days, and the build's own SQLite connection once given the charts. Whichever, it checks the
+   * generation last, before it commits.
    */
   begin(generation: string, scope: BuildScope): BuildWrite;
   /** Once the build is over, however it ended: rolls back a transaction begun and not committed, and ends the thread. */
@@ -135,8 +136,9 @@ export function createBuildWrites(database: Database): BuildWrites {
     begin(generation) {
       const worker = (thread ??= start());
       return {
-        // The thread begins once it has the days: begun during the build's reading, its transaction
-        // made the reading slower than it made the writing faster. The days are the scope.
+        // The thread begins once it has the days, which the build hands over before it reads what earlier
+        // builds stored: begun as the build started reading, its transaction made the reading slower than
+        // it made the writing faster. The days are the scope.
         days(days, options = {}) {
           const moved = new Set<ArrayBufferLike>();
           if (options.transfer) for (const day of [...days.days, ...days.storedDays]) addBuffers(moved, day);
@@ -200,7 +202,11 @@ export function writeBuild(
   });
 }
 
-/** Runs `work` in one write transaction of `database`, after `finishBuild`: false when superseded, and nothing was written. */
+/**
+ * Runs `work` in one write transaction of `database`, then `finishBuild` before the commit: false when
+ * superseded, and nothing was written. Until then the transaction holds no row an ingest writes: an
+ * ingest waits for no build but its last statements, and one that commits meanwhile has the build start over.
+ */
 export async function writeUnlessSuperseded(
   database: Database,
   generation: string,
@@ -208,8 +214,8 @@ export async function writeUnlessSuperseded(
 ): Promise<boolean> {
   try {
     await withBulkWriter(database, async (writer) => {
-      await finishBuild(writer, generation);
       await work(writer);
+      await finishBuild(writer, generation);
     });
     return true;
   } catch (error) {

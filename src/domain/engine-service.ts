@@ -57,27 +57,38 @@ const MAX_PERIOD = PERIODS[PERIODS.length - 1]!;
 export function createEngineService(deps: { database: Database }): EngineService {
   const database = deps.database;
   const { db } = database;
+  // Builds of one process run one after another: a PostgreSQL build holds a connection of the pool
+  // for its write transaction from the start, and builds waiting on one another's rows would each hold
+  // one too, until none was left for the first one's reads.
+  let previous: Promise<unknown> = Promise.resolve();
 
   return {
-    async build(options = {}) {
-      for (let attempt = 1; ; attempt++) {
-        const writes = createBuildWrites(database);
-        let report: BuildReport | undefined;
-        try {
-          report = await buildOnce(writes, options);
-        } finally {
-          await writes.settle();
-        }
-        if (report) return report;
-        if (attempt === BUILD_ATTEMPTS) {
-          throw new TagpulseError(
-            "unavailable",
-            `the charts were not built: ingest changed the data during each of ${BUILD_ATTEMPTS} attempts; run the build again`,
-          );
-        }
-      }
+    build(options = {}) {
+      const built = previous.then(() => buildAttempts(options));
+      previous = built.catch(() => undefined);
+      return built;
     },
   };
+
+  /** A build, tried again while ingests commit during it. */
+  async function buildAttempts(options: Parameters<EngineService["build"]>[0]): Promise<BuildReport> {
+    for (let attempt = 1; ; attempt++) {
+      const writes = createBuildWrites(database);
+      let report: BuildReport | undefined;
+      try {
+        report = await buildOnce(writes, options);
+      } finally {
+        await writes.settle();
+      }
+      if (report) return report;
+      if (attempt === BUILD_ATTEMPTS) {
+        throw new TagpulseError(
+          "unavailable",
+          `the charts were not built: ingest changed the data during each of ${BUILD_ATTEMPTS} attempts; run the build again`,
+        );
+      }
+    }
+  }
 
   /** One build, or undefined when an ingest committed while it read: then it wrote nothing. */
   async function buildOnce(writes: BuildWrites, options: Parameters<EngineService["build"]>[0] = {}): Promise<BuildReport | undefined> {
@@ -139,8 +150,8 @@ export function createEngineService(deps: { database: Database }): EngineService
     progress({ stage: "reading", done: 0, total: 1 });
     const gainsRead = readVideoGains(database, { fromDay, gainsFrom, firstDay });
     gainsRead.catch(() => {}); // awaited below; a failure must not count as unhandled meanwhile
-    // The thread that will write, if any, starts now. A short build's write transaction begins now too
-    // (on PostgreSQL, it clears what the build replaces while the build reads). A long one, run compiled,
+    // The thread that will write, if any, starts now. A short build begins its write transaction now too:
+    // on PostgreSQL, it clears what the build replaces while the build reads. A long one, run compiled,
     // ranks on both cores, and begins it once the ranking is done.
     const scope = { firstDay, fromDay };
     writes.prepare();
@@ -228,9 +239,10 @@ export function createEngineService(deps: { database: Database }): EngineService
       seriesFrom,
       tagCount,
     });
-    // A short build's days are written while it reads and ranks, which reads them too: a writing thread
-    // gets a copy. A long one's ranking thread takes some of the days away meanwhile: they are written
-    // once they are back.
+    // A short build's days are handed over now, to be written while the build reads and ranks (on the
+    // build's own SQLite connection, once it has ranked): a writing thread gets a copy, as the ranking
+    // reads them too. A long one's ranking thread takes some of the days away meanwhile: they are
+    // written once they are back.
     early?.days(daysWrite());
 
     // Each series' ranking on the day before the first recomputed one, and the first day of its tags.

@@ -138,8 +138,9 @@ export function createIngestService(deps: { database: Database }): IngestService
         // Industries decide chart membership on every day: a change makes all charts stale.
         const industryChanged = [...items.values()].some((i) => (before.has(i.name) ? before.get(i.name) : null) !== i.industryId);
         if (industryChanged) {
-          await markStale(trx, "from", Number.MIN_SAFE_INTEGER);
+          // The generation first, as every writer of the marks takes them: a build locks it before the marks.
           await sql.raw(BUMP_GENERATION_SQL).execute(trx);
+          await markStale(trx, "from", Number.MIN_SAFE_INTEGER);
         }
       });
       return report;
