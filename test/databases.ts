@@ -35,58 +35,55 @@ export interface TestContext extends AppContext {
 
 /** `env` configures the context as the environment would (REDIS_URL, RATE_LIMIT_PER_MINUTE, ADMIN_TOKEN…). */
 export async function createTestContext(kind: "SQLite" | "PostgreSQL", env: NodeJS.ProcessEnv = {}): Promise<TestContext> {
-  if (kind === "SQLite") {
-    const context = await createContext(loadConfig(env, { databaseUrl: ":memory:" }));
-    return { ...context, dispose: () => context.close() };
-  }
-  const schema = `test_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  await admin.end();
-  const context = await createContext(loadConfig(env, { databaseUrl: POSTGRES_URL! }), { databaseSchema: schema });
-  return {
-    ...context,
-    async dispose() {
-      await context.close();
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`drop schema ${schema} cascade`);
-      await client.end();
-    },
-  };
+  const [context] = await createTestContexts(kind, 1, env);
+  return context!;
 }
 
 /**
- * `count` contexts on one database, as separate processes would open it: a SQLite file in a temporary
- * folder, or a fresh PostgreSQL schema. Disposing of the first disposes of all of them and the database.
+ * `count` contexts on one database of their own, as separate processes would open it: a SQLite
+ * database in memory for one, a file in a temporary folder for more; a fresh PostgreSQL schema.
+ * Disposing of the first disposes of all of them and the database.
  */
-export async function createTestContexts(kind: "SQLite" | "PostgreSQL", count: number): Promise<TestContext[]> {
-  if (kind === "SQLite") {
-    const folder = fs.mkdtempSync(path.join(os.tmpdir(), "tagpulse-"));
-    const file = path.join(folder, "shared.db");
-    const contexts: AppContext[] = [];
-    for (let i = 0; i < count; i++) contexts.push(await createContext(loadConfig({}, { databaseUrl: file })));
-    const dispose = async () => {
-      for (const context of contexts) await context.close();
-      fs.rmSync(folder, { recursive: true, force: true });
-    };
-    return contexts.map((context, i) => ({ ...context, dispose: i === 0 ? dispose : async () => {} }));
-  }
-  const schema = `test_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  await admin.end();
+export async function createTestContexts(
+  kind: "SQLite" | "PostgreSQL",
+  count: number,
+  env: NodeJS.ProcessEnv = {},
+): Promise<TestContext[]> {
+  const database = await testDatabase(kind, count > 1);
   const contexts: AppContext[] = [];
-  for (let i = 0; i < count; i++)
-    contexts.push(await createContext(loadConfig({}, { databaseUrl: POSTGRES_URL! }), { databaseSchema: schema }));
+  for (let i = 0; i < count; i++) {
+    contexts.push(
+      await createContext(loadConfig(env, { databaseUrl: database.url }), database.schema ? { databaseSchema: database.schema } : {}),
+    );
+  }
   const dispose = async () => {
     for (const context of contexts) await context.close();
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`drop schema ${schema} cascade`);
-    await client.end();
+    await database.remove();
   };
   return contexts.map((context, i) => ({ ...context, dispose: i === 0 ? dispose : async () => {} }));
+}
+
+/** A database for a test: where it is, and how to remove it once the test's contexts are closed. */
+async function testDatabase(
+  kind: "SQLite" | "PostgreSQL",
+  shared: boolean,
+): Promise<{ url: string; schema?: string; remove(): Promise<void> }> {
+  if (kind === "SQLite") {
+    if (!shared) return { url: ":memory:", remove: async () => {} };
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), "tagpulse-"));
+    return { url: path.join(folder, "shared.db"), remove: async () => fs.rmSync(folder, { recursive: true, force: true }) };
+  }
+  const schema = `test_${randomBytes(6).toString("hex")}`;
+  await administer(`create schema ${schema}`);
+  return { url: POSTGRES_URL!, schema, remove: () => administer(`drop schema ${schema} cascade`) };
+}
+
+async function administer(statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
 }

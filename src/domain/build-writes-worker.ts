@@ -5,8 +5,8 @@ import { writeBuild, type ChartsWrite, type DaysWrite, type WriteOutcome } from 
 /**
  * A build's write transaction on a SQLite file, on a connection of its own: first it checkpoints what
  * the last ingest left in the write-ahead log, without waiting for anyone; then, sent the days, it
- * clears what the build replaces and writes them while the build ranks, then the charts, and commits. It tells the build with a WriteOutcome,
- * then checkpoints what it wrote before it ends.
+ * clears what the build replaces and writes them while the build ranks, then the charts, and commits.
+ * It tells the build with a WriteOutcome, then checkpoints what it wrote before it ends.
  */
 const sqlite = connectSqlite((workerData as { file: string }).file, { fileMustExist: true });
 const port = parentPort!;
