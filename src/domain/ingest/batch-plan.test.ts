@@ -5,10 +5,14 @@ import { compareUtf8 } from "../../lib/order.js";
 import type { Observation } from "../observation.js";
 import { creatorSig, videoSig } from "../observation-order.js";
 import {
+  emptyPlan,
   hashtagsToLookUp,
   observationKeysToLookUp,
   planBatch,
+  planCreators,
+  planVideos,
   storedTagsToName,
+  type BatchPlan,
   type RecountedVideo,
   type StoredCreator,
   type StoredVideo,
@@ -184,6 +188,37 @@ describe("planBatch", () => {
     );
   });
 
+  it("plans in parts, the creators then the videos a few at a time, what it plans for the whole batch", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(observationArbitrary, { maxLength: 12 }), { maxLength: 4 }),
+        fc.array(observationArbitrary, { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        (earlier, last, cuts) => {
+          const store = new Store();
+          ingest(store, earlier);
+          const builder = createBatchBuilder(4);
+          const table = createStringTable();
+          for (const o of last) builder.add(o);
+          const batch = builder.take();
+          table.apply(batch);
+          const state = store.state();
+          const whole = planBatch(batch, table.strings, state);
+
+          const count = batch.groups.videoCount;
+          const bounds = [...new Set([0, ...cuts.map((c) => c % (count + 1)), count])].sort((a, b) => a - b);
+          const parts = [planCreators(batch, table.strings, state)];
+          for (let k = 1; k < bounds.length; k++) {
+            const part = emptyPlan();
+            planVideos(part, batch, table.strings, state, bounds[k - 1]!, bounds[k]!);
+            parts.push(part);
+          }
+          expect(merged(parts)).toEqual(whole);
+        },
+      ),
+    );
+  });
+
   it("counts a repeated observation once, as a duplicate, within a batch and across batches", () => {
     const o: Observation = {
       videoId: "7",
@@ -210,3 +245,30 @@ describe("planBatch", () => {
     expect(store.views.get(`7|${12 * DAY}`)).toBe(9);
   });
 });
+
+/** The plans of a batch's parts as one: their rows one after another, their counts added, their marks the earliest. */
+function merged(parts: BatchPlan[]): BatchPlan {
+  const plan = emptyPlan();
+  for (const part of parts) {
+    plan.accepted += part.accepted;
+    plan.duplicate += part.duplicate;
+    plan.dirtyFrom = Math.min(plan.dirtyFrom, part.dirtyFrom);
+    plan.recountFrom = Math.min(plan.recountFrom, part.recountFrom);
+    for (const rows of ["inserted", "raised"] as const) {
+      for (const column of ["videoId", "observedAt", "viewCount"] as const) (plan[rows][column] as unknown[]).push(...part[rows][column]);
+    }
+    for (const tags of ["addedTags", "removedTags"] as const) {
+      plan[tags].tag.push(...part[tags].tag);
+      plan[tags].videoId.push(...part[tags].videoId);
+    }
+    plan.recounted.push(...part.recounted);
+    plan.videos.push(...part.videos);
+    plan.videoSlots.push(...part.videoSlots);
+    plan.videoIsNew.push(...part.videoIsNew);
+    plan.videoKeepsAttributes.push(...part.videoKeepsAttributes);
+    plan.creators.push(...part.creators);
+    plan.creatorSlots.push(...part.creatorSlots);
+    plan.creatorIsNew.push(...part.creatorIsNew);
+  }
+  return plan;
+}

@@ -118,11 +118,16 @@ export interface BatchPlan {
  * for a batch is the same whatever the order of its observations.
  */
 export function planBatch(batch: ParsedBatch, strings: readonly string[], state: StoredState): BatchPlan {
-  const { observations: columns, groups } = batch;
-  const { observedAt, viewCount, hashtagStart, hashtags } = columns;
-  const plan: BatchPlan = {
+  const plan = planCreators(batch, strings, state);
+  planVideos(plan, batch, strings, state, 0, batch.groups.videoCount);
+  return plan;
+}
+
+/** A plan that changes nothing, to which `planVideos` adds videos. */
+export function emptyPlan(): BatchPlan {
+  return {
     accepted: 0,
-    duplicate: groups.repeated,
+    duplicate: 0,
     dirtyFrom: Number.POSITIVE_INFINITY,
     recountFrom: Number.POSITIVE_INFINITY,
     recounted: [],
@@ -138,12 +143,29 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     creatorSlots: [],
     creatorIsNew: [],
   };
-  let dirtyFrom = Number.POSITIVE_INFINITY;
-  let recountFrom = Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Adds to `plan` what the batch changes of its videos `from` to `to` (their groups' indexes), their
+ * observations and their tags. Videos are planned independently of one another, so a batch's videos
+ * may be planned part by part, each part's rows written before the next is planned.
+ */
+export function planVideos(
+  plan: BatchPlan,
+  batch: ParsedBatch,
+  strings: readonly string[],
+  state: StoredState,
+  from: number,
+  to: number,
+): void {
+  const { observations: columns, groups } = batch;
+  const { observedAt, viewCount, hashtagStart, hashtags } = columns;
+  let dirtyFrom = plan.dirtyFrom;
+  let recountFrom = plan.recountFrom;
   const tagList: number[] = [];
   const tagName = storedTagName(state.tagName);
 
-  for (let g = 0; g < groups.videoCount; g++) {
+  for (let g = from; g < to; g++) {
     const slot = groups.video[g]!;
     const videoId = strings[slot]!;
     const stored = state.video(videoId, slot);
@@ -231,7 +253,16 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
       plan.removedTags.videoId.push(videoId);
     }
   }
+  plan.dirtyFrom = dirtyFrom;
+  plan.recountFrom = recountFrom;
+}
 
+/** The plan of the batch's creators, its lines repeated within it counted as duplicates; `planVideos` adds its videos. */
+export function planCreators(batch: ParsedBatch, strings: readonly string[], state: StoredState): BatchPlan {
+  const { observations: columns, groups } = batch;
+  const { observedAt, viewCount } = columns;
+  const plan = emptyPlan();
+  plan.duplicate = groups.repeated;
   for (let c = 0; c < groups.creatorCount; c++) {
     const slot = groups.creator[c]!;
     const username = strings[slot]!;
@@ -258,9 +289,6 @@ export function planBatch(batch: ParsedBatch, strings: readonly string[], state:
     plan.creatorSlots.push(slot);
     plan.creatorIsNew.push(!stored);
   }
-
-  plan.dirtyFrom = dirtyFrom;
-  plan.recountFrom = recountFrom;
   return plan;
 }
 
