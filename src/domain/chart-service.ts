@@ -296,8 +296,10 @@ export function createChartService(deps: { database: Database }): ChartService {
     return new Map([...best].map(([tag, { region }]) => [tag, region]));
   }
 
-  /** Up to 3 creators whose videos carrying the tag gained the most views in the window. */
-  /** Up to 3 usernames, computed from the observations of every video that carries the tag. */
+  /**
+   * Up to 3 creators whose videos carrying the tag gained the most views in the window, computed from
+   * the observations of every video that carries the tag.
+   */
   async function topCreatorsFromObservations(tag: number, region: string, start: number, end: number): Promise<string[]> {
     let query = db
       .selectFrom("video_tags")
