@@ -147,14 +147,15 @@ function dataSpan(world: World): { first: number; last: number } {
 for (const database of TEST_DATABASES) {
   describe.skipIf(!database.enabled)(`trend engine on ${database.name}`, () => {
     let context: TestContext | undefined;
-    afterEach(async () => {
+    /** Disposes of the test's database, or of the one a failed run of a property left behind. */
+    const release = async () => {
       await context?.dispose();
       context = undefined;
-    });
+    };
+    afterEach(release);
     /** A new database; the one a failed run of a property left behind goes first. */
     const fresh = async (): Promise<TestContext> => {
-      await context?.dispose();
-      context = undefined;
+      await release();
       return createTestContext(database.name);
     };
 
@@ -168,8 +169,7 @@ for (const database of TEST_DATABASES) {
           const { first, last } = dataSpan(world);
           const actual = await allCharts(context, first, last);
           expect(actual).toEqual(expectedCharts(world, actual.keys()));
-          await context.dispose();
-          context = undefined;
+          await release();
         }),
         { numRuns: database.name === "SQLite" ? 25 : 8 },
       );
@@ -192,8 +192,7 @@ for (const database of TEST_DATABASES) {
           const fromObservations = await charts();
           await context.charts.indexCreators();
           expect(await charts()).toEqual(fromObservations);
-          await context.dispose();
-          context = undefined;
+          await release();
         }),
         { numRuns: database.name === "SQLite" ? 20 : 5 },
       );
@@ -254,8 +253,7 @@ for (const database of TEST_DATABASES) {
           expect(byVideo(halves)).toEqual(byVideo([whole]));
           expect(gains(halves)).toEqual(gains([whole]));
           expect(halves[0]!.observations + halves[1]!.observations).toBe(whole.observations);
-          await context.dispose();
-          context = undefined;
+          await release();
         }),
         { numRuns: 20 },
       );
@@ -337,8 +335,7 @@ for (const database of TEST_DATABASES) {
           expect(incremental).toEqual(expectedCharts(revised, incremental.keys()));
           await context.engine.build({ full: true });
           expect(await allCharts(context, span.first, span.last)).toEqual(incremental);
-          await context.dispose();
-          context = undefined;
+          await release();
         }),
         { numRuns: database.name === "SQLite" ? 15 : 5 },
       );
@@ -412,8 +409,7 @@ for (const database of TEST_DATABASES) {
             const span = dataSpan(world);
             const incremental = await allCharts(context, span.first, span.last);
             expect(incremental).toEqual(expectedCharts(world, incremental.keys()));
-            await context.dispose();
-            context = undefined;
+            await release();
           },
         ),
         { numRuns: database.name === "SQLite" ? 6 : 3 },
@@ -449,8 +445,7 @@ for (const database of TEST_DATABASES) {
           expect(incremental).toEqual(expectedCharts(world, incremental.keys()));
           await context.engine.build({ full: true });
           expect(await allCharts(context, first, last)).toEqual(incremental);
-          await context.dispose();
-          context = undefined;
+          await release();
         }),
         { numRuns: database.name === "SQLite" ? 15 : 5 },
       );
@@ -485,8 +480,7 @@ for (const database of TEST_DATABASES) {
           const { first, last } = dataSpan(world);
           const charts = await allCharts(live, first, last);
           expect(charts).toEqual(expectedCharts(world, charts.keys()));
-          await live.dispose();
-          context = undefined;
+          await release();
         }),
         { numRuns: database.name === "SQLite" ? 8 : 4 },
       );
@@ -511,8 +505,7 @@ for (const database of TEST_DATABASES) {
     it("stores the data of two processes ingesting at once, batch after batch, as one process would", async () => {
       await fc.assert(
         fc.asyncProperty(worldArbitrary, fc.nat(), async (world, seed) => {
-          await context?.dispose();
-          context = undefined;
+          await release();
           const [first, second] = await createTestContexts(database.name, 2);
           context = first;
           await first!.ingest.ingestCatalog(asInput(world.catalog));
@@ -528,8 +521,7 @@ for (const database of TEST_DATABASES) {
             const charts = await allCharts(first!, firstDay, last);
             expect(charts).toEqual(expectedCharts(world, charts.keys()));
           }
-          await first!.dispose();
-          context = undefined;
+          await release();
         }),
         { numRuns: database.name === "SQLite" ? 6 : 4 },
       );

@@ -5,8 +5,8 @@ import type { DatabaseSchema } from "../db/schema.js";
 import { BUMP_GENERATION_SQL, markStale } from "./engine-state.js";
 import {
   CREATOR_COLUMNS,
-  hashtagsToLookUp,
   emptyPlan,
+  hashtagsToLookUp,
   observationKeysToLookUp,
   partition,
   planCreators,
@@ -93,7 +93,7 @@ export async function preferIndexLookups(trx: Transaction<DatabaseSchema>): Prom
 /**
  * The PostgreSQL writer plans and sends a batch's videos in this many parts, so that the server stores
  * each part while the next is planned: one more day's second batch of 58,000 videos, planned whole,
- * left the server idle for 0.2-0.45 s. Parts of a few thousand videos cost the server no more than one.
+ * left the server idle for 0.2-0.46 s.
  */
 const VIDEO_PARTS = 8;
 /** How many videos it plans between two turns of the event loop, which sends each statement queued as the one before it ends. */
