@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
-import { withBulkWriter, streamRows, type BulkColumn } from "../src/db/bulk.js";
+import { idTable, oneOf, withBulkWriter, streamRows, type BulkColumn } from "../src/db/bulk.js";
 import pg from "pg";
 import { createTestContext, POSTGRES_URL, TEST_DATABASES, type TestContext } from "./databases.js";
 
@@ -44,10 +44,20 @@ for (const database of TEST_DATABASES) {
       await withBulkWriter(context.database, (writer) => writer.insert("bulk_probe", COLUMNS, rows));
 
       const stored: unknown[][] = [];
-      for await (const part of streamRows(context.database, "select id, big, ratio, label, payload from bulk_probe order by id")) {
+      const chunks: number[] = [];
+      const types = COLUMNS.map(([, type]) => type);
+      for await (const part of streamRows(
+        context.database,
+        "select id, big, ratio, label, payload from bulk_probe order by id",
+        [],
+        types,
+        1_000,
+      )) {
         stored.push(...part);
+        chunks.push(part.length);
       }
       expect(stored).toHaveLength(rows.length);
+      expect(chunks).toEqual([1_000, 1_000, 1_000, 1_000, 1_000, 4]);
       stored.forEach((row, i) => {
         const expected = rows[i]!;
         expect(row.slice(0, 4)).toEqual(expected.slice(0, 4));
@@ -79,13 +89,70 @@ for (const database of TEST_DATABASES) {
       expect(Number((count as { n: unknown }).n)).toBe(0);
     });
 
+    it("reads with parameters of every kind the engine binds, quotes, backslashes and braces included", async () => {
+      context = await createTestContext(database.name);
+      await context.database.db.schema.createTable("bulk_probe").addColumn("id", "integer").addColumn("label", "text").execute();
+      const labels = [`it's`, `back\\slash`, `"quoted", {braced}`, "NULL", "ünïcode 🌸", "", "?", `'; drop table bulk_probe; --`];
+      await withBulkWriter(context.database, (writer) =>
+        writer.insert(
+          "bulk_probe",
+          [
+            ["id", "int4"],
+            ["label", "text"],
+          ],
+          [...labels, "left out"].map((label, i) => [i, label]),
+        ),
+      );
+      const read = async (sqlText: string, params: unknown[]) => {
+        const rows: unknown[][] = [];
+        for await (const part of streamRows(context!.database, sqlText, params, ["int4", "text"])) rows.push(...part);
+        return rows;
+      };
+      const byList = oneOf(context.database, "label", labels);
+      expect(await read(`select id, label from bulk_probe where ${byList.sql} and id >= ? order by id`, [...byList.params, -1])).toEqual(
+        labels.map((label, i) => [i, label]),
+      );
+      const table = idTable(context.database, labels.slice(2));
+      expect(
+        await read(`select b.id, b.label from ${table.sql} join bulk_probe b on b.label = ids.id order by b.id`, table.params),
+      ).toEqual(labels.slice(2).map((label, i) => [i + 2, label]));
+      expect(await read("select id, label from bulk_probe where label = ? or id = ?", [`it's`, null])).toEqual([[0, `it's`]]);
+      expect(await read("select id, label from bulk_probe where id = ?", [8])).toEqual([[8, "left out"]]);
+    });
+
+    it.skipIf(database.name !== "PostgreSQL")("names the column whose values are not of the type asked for", async () => {
+      context = await createTestContext(database.name);
+      const read = async () => {
+        for await (const rows of streamRows(context!.database, "select 1::int4 as small, 2::int4 as wrong", [], ["int4", "int8"]))
+          void rows;
+      };
+      await expect(read()).rejects.toThrow("COPY column 2: 4 bytes where int8 has 8");
+    });
+
+    it.skipIf(database.name !== "PostgreSQL")("leaves the pool usable when a read stops before its last row", async () => {
+      context = await createTestContext(database.name);
+      const many = "select n, repeat('x', 1000) from generate_series(1, 20000) as n";
+      for (let attempt = 0; attempt < 10; attempt++) {
+        for await (const rows of streamRows(context.database, many, [], ["int4", "text"], 100)) {
+          expect(rows[0]).toEqual([1, "x".repeat(1000)]);
+          break;
+        }
+      }
+      const counted: unknown[][] = [];
+      for await (const rows of streamRows(context.database, "select count(*) from generate_series(1, ?::int)", [20000], ["int8"]))
+        counted.push(...rows);
+      expect(counted).toEqual([[20000]]);
+    });
+
     it.skipIf(database.name !== "PostgreSQL")(
       "runs every PostgreSQL session without JIT compilation, in the context's schema",
       async () => {
         context = await createTestContext(database.name);
         // Bulk reads take connections of their own, as the engine's do.
         const settings: unknown[][] = [];
-        for await (const rows of streamRows(context.database, "select current_setting('jit'), current_schema()")) settings.push(...rows);
+        for await (const rows of streamRows(context.database, "select current_setting('jit'), current_schema()", [], ["text", "text"])) {
+          settings.push(...rows);
+        }
         expect(settings).toEqual([["off", expect.stringMatching(/^test_/)]]);
         const viaKysely = await sql<{ jit: string }>`select current_setting('jit') as jit`.execute(context.database.db);
         expect(viaKysely.rows).toEqual([{ jit: "off" }]);

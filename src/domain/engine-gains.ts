@@ -31,7 +31,12 @@ export interface VideoGains {
   readonly creators?: readonly string[];
 }
 
-type VideoRow = [id: string, createTime: number | string, region: string, tags: string, username?: string];
+type VideoRow = [id: string, createTime: number, region: string, tags: string, username?: string];
+
+/** The types of a `VideoRow`'s columns, of an observation's, and of the videos' columns the gains read. */
+const VIDEO_ROW_TYPES = ["text", "int8", "text", "text"] as const;
+const OBSERVATION_TYPES = ["text", "int8", "int8"] as const;
+const VIDEO_QUERY_TYPES = [...VIDEO_ROW_TYPES, "int8", "int8"] as const;
 
 class VideoTable {
   private readonly countryIndex = new CodeIndex();
@@ -53,7 +58,7 @@ class VideoTable {
   push([, createTime, region, tags, username]: VideoRow): void {
     if (username !== undefined) this.creator.push(this.creatorIndex.of(username));
     this.country.push(this.countryIndex.of(region));
-    this.createDay.push(dayOf(Number(createTime)));
+    this.createDay.push(dayOf(createTime));
     this.tagStart.push(this.tags.length);
     if (tags !== "") for (const tag of tags.split(",")) this.tags.push(Number(tag));
   }
@@ -152,6 +157,7 @@ export async function readGainsRange(
     database,
     `select video_id, create_time, region, tags${options.creators ? ", username" : ""} from videos ${where} order by video_id`,
     params,
+    options.creators ? [...VIDEO_ROW_TYPES, "text"] : VIDEO_ROW_TYPES,
   )) {
     for (const row of rows as VideoRow[]) {
       ids.push(row[0]);
@@ -170,8 +176,9 @@ export async function readGainsRange(
     database,
     `select video_id, observed_at, view_count from observations ${where} order by video_id, observed_at`,
     params,
+    OBSERVATION_TYPES,
   )) {
-    for (const [id, at, views] of rows as [string, number | string, number | string][]) {
+    for (const [id, at, count] of rows as [string, number, number][]) {
       observations++;
       if (id !== current) {
         // Both reads share one ordering, so the video is at or after the current position.
@@ -180,10 +187,9 @@ export async function readGainsRange(
         current = id;
         highest = 0;
       }
-      const count = Number(views);
       if (count <= highest) continue;
       gainVideo.push(v);
-      gainDay.push(dayOf(Number(at)));
+      gainDay.push(dayOf(at));
       gainViews.push(count - highest);
       highest = count;
     }
@@ -228,11 +234,12 @@ export async function readGainsSince(database: Database, gainsFrom: number, from
     database,
     "select video_id, observed_at, view_count from observations where observed_at >= ? order by observed_at",
     [fromSecond],
+    OBSERVATION_TYPES,
   )) {
-    for (const [id, at, views] of rows as [string, number | string, number | string][]) {
+    for (const [id, at, views] of rows as [string, number, number][]) {
       obsVideo.push(indexOf(id));
-      obsTime.push(Number(at));
-      obsViews.push(Number(views));
+      obsTime.push(at);
+      obsViews.push(views);
     }
   }
   const observed = [...videoIndex.keys()];
@@ -265,15 +272,15 @@ export async function readGainsSince(database: Database, gainsFrom: number, from
       database,
       `select video_id, observed_at, view_count from observations where ${ids.sql} and observed_at < ? order by video_id, observed_at`,
       [...ids.params, fromSecond],
+      OBSERVATION_TYPES,
     )) {
-      for (const [id, at, views] of rows as [string, number | string, number | string][]) {
+      for (const [id, at, count] of rows as [string, number, number][]) {
         if (id !== current) {
           current = id;
           top = 0;
         }
-        const count = Number(views);
         if (count <= top) continue;
-        const day = dayOf(Number(at));
+        const day = dayOf(at);
         if (day >= fromDay) {
           gain(videoIndex.get(id)!, day, count - top);
           gain(oldAttributes.get(id)!, day, top - count);
@@ -330,29 +337,24 @@ async function readVideoRows(
   const videoRows: VideoRow[] = [];
   const videoQuery = "select video_id, create_time, region, tags, last_at, peak_before_last_day from videos";
   const take = (rows: unknown[][], at: (id: string) => number) => {
-    for (const [id, createTime, region, tags, lastAt, peakBefore] of rows as [
-      string,
-      number | string,
-      string,
-      string,
-      number | string,
-      number | string,
-    ][]) {
+    for (const [id, createTime, region, tags, lastAt, peakBefore] of rows as [string, number, string, string, number, number][]) {
       const v = at(id);
       videoRows[v] = [id, createTime, region, tags];
-      if (v < highest.length && dayOf(Number(lastAt)) === gainsFrom) highest[v] = Number(peakBefore);
+      if (v < highest.length && dayOf(lastAt) === gainsFrom) highest[v] = peakBefore;
     }
   };
-  for await (const rows of streamRows(database, `${videoQuery} where create_time >= ?`, [dayStart(fromDay)])) take(rows, indexOf);
+  for await (const rows of streamRows(database, `${videoQuery} where create_time >= ?`, [dayStart(fromDay)], VIDEO_QUERY_TYPES))
+    take(rows, indexOf);
   const recounted: VideoRow[] = [];
-  for await (const rows of streamRows(database, "select video_id, create_time, region, tags from recounted_videos")) {
+  for await (const rows of streamRows(database, "select video_id, create_time, region, tags from recounted_videos", [], VIDEO_ROW_TYPES)) {
     recounted.push(...(rows as VideoRow[]));
   }
   for (const [id] of recounted) indexOf(id);
   const unread = [...videoIndex.keys()].filter((id) => videoRows[videoIndex.get(id)!] === undefined).sort();
   for (const part of chunks(unread, oneOfLimit(database))) {
     const ids = oneOf(database, "video_id", part);
-    for await (const rows of streamRows(database, `${videoQuery} where ${ids.sql}`, ids.params)) take(rows, (id) => videoIndex.get(id)!);
+    for await (const rows of streamRows(database, `${videoQuery} where ${ids.sql}`, ids.params, VIDEO_QUERY_TYPES))
+      take(rows, (id) => videoIndex.get(id)!);
   }
   return { videoRows, recounted };
 }
@@ -381,8 +383,9 @@ async function highestBefore(
         database,
         `select id, (select max(view_count) from observations where video_id = id and observed_at < ?) from ${table.sql}`,
         [beforeSecond, ...table.params],
+        ["text", "int8"],
       )) {
-        for (const [id, max] of rows as [string, number | string | null][]) highest[videoIndex.get(id)!] = max === null ? 0 : Number(max);
+        for (const [id, max] of rows as [string, number | null][]) highest[videoIndex.get(id)!] = max ?? 0;
       }
     }),
   );

@@ -159,7 +159,12 @@ export function createEngineService(deps: { database: Database }): EngineService
     // Tags: names give the tie-break order, the catalog gives industries. Byte order of UTF-8 names:
     // SQLite's BINARY collation, walking the names' index; PostgreSQL's "C" collation.
     const tagIds: number[] = [];
-    for await (const rows of streamRows(database, `select id from tags order by name${database.sqlite ? "" : ' collate "C"'}`)) {
+    for await (const rows of streamRows(
+      database,
+      `select id from tags order by name${database.sqlite ? "" : ' collate "C"'}`,
+      [],
+      ["int4"],
+    )) {
       for (const [id] of rows as [number][]) tagIds.push(id);
     }
     const tagCount = tagIds.reduce((max, id) => Math.max(max, id), 0) + 1;
@@ -265,24 +270,30 @@ export function createEngineService(deps: { database: Database }): EngineService
         database,
         "select day, region, period, industry, entries from charts where day >= ? and day <= ?",
         [fromDay - 1, fromDay - 1 + rankedBefore.length],
+        ["int4", "text", "int4", "text", "bytea"],
       )) {
         for (const [day, region, period, industry, blob] of rows as [number, string, number, string, Uint8Array][]) {
-          const s = seriesOf(region, Number(period), industry);
+          const s = seriesOf(region, period, industry);
           if (s === undefined) continue;
           const tags = decodeChartTags(blob);
-          if (Number(day) < fromDay) previousRanked[s] = tags;
+          if (day < fromDay) previousRanked[s] = tags;
           else {
-            rankedBefore[Number(day) - fromDay]![s] = { tags, entries: blob };
-            chartsRead[Number(day) - fromDay]!++;
+            rankedBefore[day - fromDay]![s] = { tags, entries: blob };
+            chartsRead[day - fromDay]!++;
           }
         }
       }
       // A build stores every chart of its days: should one be missing, that day and those after it start over.
       const incomplete = chartsRead.findIndex((count) => count < SERIES_COUNT);
       if (incomplete >= 0) rankedBefore.length = incomplete;
-      for await (const rows of streamRows(database, "select region, period, industry, firsts from chart_series")) {
+      for await (const rows of streamRows(
+        database,
+        "select region, period, industry, firsts from chart_series",
+        [],
+        ["text", "int4", "text", "bytea"],
+      )) {
         for (const [region, period, industry, blob] of rows as [string, number, string, Uint8Array][]) {
-          const s = seriesOf(region, Number(period), industry);
+          const s = seriesOf(region, period, industry);
           if (s !== undefined) storedFirsts[s] = decodeInts(blob);
         }
       }
@@ -290,10 +301,10 @@ export function createEngineService(deps: { database: Database }): EngineService
     // The windows as the last build left them, when they are restored.
     const savedWindows = CHART_REGIONS.map((): (RegionDay | undefined)[] => PERIODS.map(() => undefined));
     if (restore) {
-      for await (const rows of streamRows(database, "select region, period, entries from chart_windows")) {
+      for await (const rows of streamRows(database, "select region, period, entries from chart_windows", [], ["text", "int4", "bytea"])) {
         for (const [region, period, blob] of rows as [string, number, Uint8Array][]) {
           const slot = REGION_SLOT.get(region);
-          const p = periodIndex.get(Number(period));
+          const p = periodIndex.get(period);
           if (slot !== undefined && p !== undefined) savedWindows[slot]![p] = decodeRegionDay(blob);
         }
       }
@@ -379,14 +390,15 @@ async function readRegionDays(
   const days = new Map<number, [string, RegionDay][]>();
   if (from >= to) return days;
   const only = regions ? ` and region in (${regions.map(() => "?").join(", ")})` : "";
-  for await (const rows of streamRows(database, `select day, region, entries from region_days where day >= ? and day < ?${only}`, [
-    from,
-    to,
-    ...(regions ?? []),
-  ])) {
+  for await (const rows of streamRows(
+    database,
+    `select day, region, entries from region_days where day >= ? and day < ?${only}`,
+    [from, to, ...(regions ?? [])],
+    ["int4", "text", "bytea"],
+  )) {
     for (const [day, region, blob] of rows as [number, string, Uint8Array][]) {
-      let list = days.get(Number(day));
-      if (!list) days.set(Number(day), (list = []));
+      let list = days.get(day);
+      if (!list) days.set(day, (list = []));
       list.push([region, decodeRegionDay(blob)]);
     }
   }
