@@ -1,6 +1,6 @@
-import pg from "pg";
 import type { Database, Dialect } from "./database.js";
 import { copyRows, copyRowsOut } from "./pg-copy.js";
+import { withLiterals } from "./pg-literals.js";
 
 /**
  * Bulk reads and writes for the engine, which moves millions of rows: raw prepared statements on
@@ -80,37 +80,6 @@ export async function* streamRows(
     // A COPY left unread would keep sending to the connection: it is closed rather than reused.
     client.release(!done);
   }
-}
-
-/** `sqlText` with each `?` replaced by the literal of the next of `params`. */
-function withLiterals(sqlText: string, params: readonly unknown[]): string {
-  let n = 0;
-  const text = sqlText.replace(/\?/g, () => {
-    if (n === params.length) throw new Error(`the statement has more placeholders than its ${params.length} parameters`);
-    return literal(params[n++]);
-  });
-  if (n < params.length) throw new Error(`the statement has ${n} placeholders for ${params.length} parameters`);
-  return text;
-}
-
-/** A PostgreSQL literal of a number, a string, null, or an array of them, typed by its context as a parameter would be. */
-function literal(value: unknown): string {
-  if (value === null || value === undefined) return "null";
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new TypeError(`a statement parameter is ${value}, not a finite number`);
-    return `'${value}'`;
-  }
-  if (typeof value === "bigint") return `'${value}'`;
-  if (typeof value === "string") return pg.escapeLiteral(value);
-  if (Array.isArray(value)) return pg.escapeLiteral(`{${value.map(arrayElement).join(",")}}`);
-  throw new TypeError(`a statement parameter is of a type with no literal here: ${typeof value}`);
-}
-
-function arrayElement(value: unknown): string {
-  if (value === null || value === undefined) return "NULL";
-  if (typeof value === "number" || typeof value === "bigint") return literal(value).slice(1, -1);
-  if (typeof value === "string") return `"${value.replace(/[\\"]/g, "\\$&")}"`;
-  throw new TypeError(`an array parameter holds a value of a type with no literal here: ${typeof value}`);
 }
 
 /** A column of a bulk write: its name and its PostgreSQL type. */

@@ -1,5 +1,6 @@
 import { setImmediate } from "node:timers/promises";
 import { sql, type RawBuilder, type Transaction } from "kysely";
+import { array } from "../db/pg-literals.js";
 import type { Database } from "../db/database.js";
 import type { DatabaseSchema } from "../db/schema.js";
 import { BUMP_GENERATION_SQL, markStale } from "./engine-state.js";
@@ -51,30 +52,6 @@ function settings<R>(columns: RowColumns<R>) {
       .map(([name]) => `${name} = r.${name}`)
       .join(", "),
   );
-}
-
-/**
- * An array parameter as PostgreSQL's array literal, written by JSON.stringify when that gives the
- * same text: strings with no backslash escape other than \" and \\ (JSON writes control characters
- * and lone surrogates as escapes the literal would misread). Much cheaper than the driver's
- * element-by-element quoting; other arrays are left to the driver.
- */
-export function array(values: readonly (string | number | null)[]): string | readonly (string | number | null)[] {
-  const json = JSON.stringify(values);
-  return hasOtherEscape(json) ? values : `{${json.slice(1, -1)}}`;
-}
-
-/**
- * Whether JSON text holds an escape other than \" and \\, found by jumping from backslash to
- * backslash: these texts run to megabytes, usually without any, and a regular expression over them
- * would copy them.
- */
-function hasOtherEscape(json: string): boolean {
-  for (let i = json.indexOf("\\"); i !== -1; i = json.indexOf("\\", i + 2)) {
-    const next = json.charCodeAt(i + 1);
-    if (next !== 34 && next !== 92) return true; // not " or \
-  }
-  return false;
 }
 
 /** Growth of the observations, as a share of the rows counted at the last analysis, after which an ingest analyzes its tables (autovacuum's default). */
