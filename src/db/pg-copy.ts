@@ -97,7 +97,7 @@ const FIXED_BYTES: Partial<Record<ColumnType, number>> = { int4: 4, int8: 8, flo
  * The rows of `query`, through `COPY (query) TO STDOUT (FORMAT binary)`, each as an array of its values
  * decoded by `types`, in arrays of up to `chunk` rows. A query's results would travel as text (bytea in
  * hex, twice its size), which the server writes and the driver turns into strings and back into bytes:
- * 48 MB of stored days took 380-440 ms to read that way, and 100-130 ms through COPY. Bytes come as
+ * 48 MB of stored days took 381-778 ms to read that way, and 100-205 ms through COPY. Bytes come as
  * views of the received data; int8 values as numbers, exact below 2^53.
  */
 export async function* copyRowsOut(
